@@ -1,0 +1,292 @@
+"""The ledger interface: the record of every notice, and the claim that makes a send
+happen once.
+
+Life of a notice (``notices.status``), one row per ``notification_id`` (the stable key
+of (event, recipient, channel)):
+
+* ``queued``: the router published the job (optional record).
+* ``sending``: a worker *claimed* it and is calling a provider (``owner``, ``claimed_at``).
+* ``sent``: a provider accepted it. Final: a ``sent`` row never changes status again.
+* ``retrying`` / ``deferred`` / ``failed``: not sent yet; the next delivery may claim it.
+* ``skipped`` (with reason) / ``dead`` (parked): final unless an operator re-queues the
+  job (``dlq replay`` records ``queued`` first, which makes it claimable again).
+
+Every status change is also appended to ``notice_history`` (status, time, attempt,
+reason, provider), which is what ``trace`` shows.
+
+The base class :class:`Ledger` keeps nothing (every claim is NEW, every hook does
+nothing), dramatiq style: subclasses override what they store.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.jobs import Job
+from hub.ledger.privacy import address_hash, mask_recipient
+
+QUEUED = "queued"
+SENDING = "sending"
+SENT = "sent"
+RETRYING = "retrying"
+DEFERRED = "deferred"
+SKIPPED = "skipped"
+FAILED = "failed"
+DEAD = "dead"
+
+#: Every status a notice can have.
+STATUSES: frozenset[str] = frozenset(
+    {QUEUED, SENDING, SENT, RETRYING, DEFERRED, SKIPPED, FAILED, DEAD}
+)
+#: A claim on a notice in one of these states succeeds (NEW).
+RESENDABLE: frozenset[str] = frozenset({QUEUED, RETRYING, DEFERRED, FAILED})
+#: A claim on a notice in one of these states answers DONE: ack without sending.
+SETTLED: frozenset[str] = frozenset({SENT, DEAD, SKIPPED})
+
+STALE_REASON = "stale claim (worker died?)"
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    """Who claims: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time (or datetime) as aware UTC; None when absent or unreadable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def event_fields(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of an ``events`` row, from a CloudEvent (data optional)."""
+    data = event.get("data")
+    data = data if isinstance(data, Mapping) else {}
+    case = data.get("case")
+    case_id = case.get("id") if isinstance(case, Mapping) else None
+    return {
+        "id": str(event.get("id", "")),
+        "type": str(event.get("type", "")),
+        "case_id": str(case_id or event.get("subject") or "") or None,
+        "org": str(data.get("org") or event.get("org") or ""),
+        "source": str(event.get("source", "")),
+        "time": parse_time(event.get("time")),
+    }
+
+
+class ClaimState(enum.Enum):
+    NEW = "new"  # claimed: this worker sends
+    DONE = "done"  # already sent / dead / skipped: ack without sending
+    BUSY = "busy"  # another (maybe dead) worker holds it: re-delay, no attempt counted
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    status: str | None = None  # the notice's current status when DONE / BUSY
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    status: str
+    at: datetime
+    attempt: int
+    reason: str | None = None
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeRecord:
+    """One notice as the ledger holds it (recipient masked)."""
+
+    id: str
+    event_id: str
+    case_id: str | None
+    org: str
+    channel: str
+    event_type: str
+    recipient_role: str
+    recipient_masked: str
+    recipient_hash: str
+    template: str
+    template_version: str | None
+    provider: str | None
+    provider_message_id: str | None
+    status: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    claimed_at: datetime | None = None
+    owner: str | None = None
+    recipient_address: str | None = None  # only with ``store_raw_address``
+    history: tuple[HistoryEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A case event the router took (no personal data)."""
+
+    id: str
+    type: str
+    case_id: str | None
+    org: str
+    source: str
+    time: datetime | None
+    received_at: datetime
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseStory:
+    """Everything the ledger knows about one case: what ``trace`` prints."""
+
+    case_id: str
+    events: list[EventRecord] = field(default_factory=list)
+    notices: list[NoticeRecord] = field(default_factory=list)  # with history
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    notices: int = 0
+    history: int = 0
+    events: int = 0
+
+
+class Ledger:
+    """Base ledger: stores nothing, every claim is NEW, every hook does nothing.
+
+    Contract for subclasses:
+
+    * :meth:`claim` and :meth:`record` are thread-safe, are called from many send
+      threads at once, and return only once the change is durable.
+    * Timestamps are timezone-aware UTC, taken from ``clock``.
+    """
+
+    def __init__(
+        self,
+        *,
+        hash_key: bytes = b"",
+        store_raw_address: bool = False,
+        owner: str | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.hash_key = hash_key
+        self.store_raw_address = store_raw_address
+        self.owner = owner or default_owner()
+        self.clock = clock
+
+    def notice_fields(self, job: Job) -> dict[str, Any]:
+        """The columns of a new notice row that come from the job (masked, hashed)."""
+        address = job.recipient.address or ""
+        return {
+            "id": job.notification_id,
+            "event_id": job.event_id,
+            "case_id": job.case_id,
+            "org": job.org,
+            "channel": job.channel,
+            "event_type": job.event_type,
+            "recipient_role": job.recipient.role,
+            "recipient_masked": mask_recipient(job.recipient.name, address),
+            "recipient_hash": address_hash(address, self.hash_key) if address else "",
+            "recipient_address": address if self.store_raw_address else None,
+            "template": job.template,
+        }
+
+    # -- the worker's calls ------------------------------------------------------
+    def claim(self, job: Job, attempt: int) -> Claim:
+        """Take the notice for sending.
+
+        NEW: no row yet, or a re-sendable one (queued/retrying/deferred/failed); the row
+        is now ``sending`` with this ledger's ``owner`` and ``claimed_at``.
+        DONE: the row is sent / dead / skipped: ack without sending.
+        BUSY: the row is ``sending`` (another worker, or a dead one): re-delay without
+        counting an attempt; the sweeper resolves stale claims.
+        """
+        return Claim(ClaimState.NEW)
+
+    def record(
+        self,
+        job: Job,
+        status: str,
+        *,
+        attempt: int,
+        provider: str | None = None,
+        message_id: str | None = None,
+        reason: str | None = None,
+        template_version: str | None = None,
+    ) -> None:
+        """Append ``status`` to the notice's history and update its row (creating it
+        when missing). A ``sent`` row keeps its status whatever is recorded later."""
+
+    def record_event(
+        self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
+    ) -> None:
+        """Keep a case event (id, type, case id, org, source, time) for ``trace``.
+        ``event`` is the CloudEvent (with or without ``data``)."""
+
+    # -- operators' and the sweeper's calls ---------------------------------------
+    def notice(self, notification_id: str) -> NoticeRecord | None:
+        """One notice with its history, or None."""
+        return None
+
+    def case_story(self, case_id: str) -> CaseStory:
+        """The case's events and notices (with history), in time order."""
+        return CaseStory(case_id)
+
+    def find_notices(self, address: str) -> list[NoticeRecord]:
+        """Notices sent to ``address`` (found by its keyed hash), newest first."""
+        return []
+
+    def stale_claims(self, before: datetime) -> list[NoticeRecord]:
+        """Notices left in ``sending`` with ``claimed_at`` earlier than ``before``."""
+        return []
+
+    def resolve_stale(
+        self, notice: NoticeRecord, status: str, *, reason: str | None = None
+    ) -> bool:
+        """Move a stale claim to ``status`` if it is still the same claim (still
+        ``sending``, same ``claimed_at``); True when it was moved."""
+        return False
+
+    def settle_from_provider(self, notice: NoticeRecord) -> str | None:
+        """Hook: ask the provider what became of a stale claim. Return ``"sent"`` (or
+        another final status) when the provider can tell, None when it cannot. The
+        default cannot; a subclass (or a worker wiring a provider with a status
+        look-up) overrides it."""
+        return None
+
+    def purge(self, before: datetime) -> PurgeResult:
+        """Delete notices (and their history) last updated before ``before``, and
+        events received before it that no remaining notice refers to."""
+        return PurgeResult()
+
+    def close(self) -> None:
+        """Flush pending writes and release connections."""
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
