@@ -208,7 +208,7 @@ class Ledger:
             "channel": job.channel,
             "event_type": job.event_type,
             "recipient_role": job.recipient.role,
-            "recipient_masked": mask_recipient(job.recipient.name, address),
+            "recipient_masked": mask_recipient(job.recipient.name, address, job.channel),
             "recipient_hash": address_hash(address, self.hash_key) if address else "",
             "recipient_address": address if self.store_raw_address else None,
             "template": job.template,
