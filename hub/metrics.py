@@ -1,0 +1,97 @@
+"""Prometheus metrics of the hub. Labels never carry personal data: only event
+types, sources (system URIs), channels, providers, outcomes, tiers, reasons (codes),
+queue names and template names."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_E2E_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+EVENTS_RECEIVED = Counter(
+    "minwon_events_received_total", "Case events taken by the router.", ["type", "source"]
+)
+EVENTS_REJECTED = Counter(
+    "minwon_events_rejected_total",
+    "Case events rejected to hub.rejected, by reason code.",
+    ["reason"],
+)
+NOTICES_ROUTED = Counter(
+    "minwon_notices_routed_total", "Notification jobs published by the router.", ["channel"]
+)
+NOTICES = Counter(
+    "minwon_notices_total",
+    "Notices settled by channel workers, by outcome "
+    "(sent, retried, deferred, dead, skipped, duplicate).",
+    ["channel", "provider", "outcome"],
+)
+RETRIES = Counter(
+    "minwon_retries_total", "Notices sent to a delay tier for a retry.", ["channel", "tier"]
+)
+PARKED = Counter(
+    "minwon_parked_total", "Notices parked on hub.dead, by reason code.", ["channel", "reason"]
+)
+IN_FLIGHT = Gauge("minwon_sends_in_flight", "Sends in progress in this worker.", ["channel"])
+PROVIDER_LATENCY = Histogram(
+    "minwon_provider_call_duration_seconds",
+    "Time a provider call took, by outcome.",
+    ["channel", "provider", "outcome"],
+    buckets=_LATENCY_BUCKETS,
+)
+END_TO_END = Histogram(
+    "minwon_end_to_end_seconds",
+    "From the case event's time to the provider accepting the notice.",
+    ["channel"],
+    buckets=_E2E_BUCKETS,
+)
+TEMPLATE_ERRORS = Counter(
+    "minwon_template_errors_total",
+    "Notices that failed to render.",
+    ["event_type", "channel"],
+)
+TEMPLATE_RELOAD_FAILURES = Counter(
+    "minwon_template_reload_failures_total",
+    "Template edits refused (did not compile or failed their samples); the last good "
+    "version stays in service.",
+    ["template"],
+)
+TEMPLATE_BROKEN = Gauge(
+    "minwon_template_broken",
+    "1 while the template's current file is refused and its last good version serves.",
+    ["template"],
+)
+UNSAFE_CHARS = Counter(
+    "minwon_unsafe_chars_replaced_total",
+    "Characters CP949 cannot encode, replaced before sending.",
+    ["channel"],
+)
+PROVIDER_CREDENTIALS_REJECTED = Counter(
+    "minwon_provider_credentials_rejected_total",
+    "Sends refused because the provider rejected our credentials.",
+    ["channel", "provider"],
+)
+PROVIDER_UP = Gauge(
+    "minwon_provider_available",
+    "1 while the provider is in rotation, 0 while its circuit breaker is open.",
+    ["channel", "provider"],
+)
+QUEUE_MESSAGES = Gauge("minwon_queue_messages", "Messages ready in a hub queue.", ["queue"])
+QUEUE_CONSUMERS = Gauge("minwon_queue_consumers", "Consumers of a hub queue.", ["queue"])
+LEDGER_FLUSH = Histogram(
+    "minwon_ledger_flush_duration_seconds",
+    "Time one batched ledger write took.",
+    ["operation"],
+    buckets=_LATENCY_BUCKETS,
+)
+
+LEDGER_BATCH_SIZE = Histogram(
+    "minwon_ledger_batch_size",
+    "Ledger writes (claims, records, events) committed in one transaction.",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+
+
+def serve(port: int, addr: str = "0.0.0.0") -> None:
+    """Serve /metrics on ``addr:port`` from a daemon thread."""
+    start_http_server(port, addr=addr)
