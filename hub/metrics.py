@@ -90,6 +90,12 @@ LEDGER_BATCH_SIZE = Histogram(
     "Ledger writes (claims, records, events) committed in one transaction.",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+LEDGER_STALE_CLAIMS = Counter(
+    "minwon_ledger_stale_claims_total",
+    "Claims left in 'sending' (worker died?) that the sweeper resolved, by the status "
+    "given (retrying, or sent when settled from the provider).",
+    ["channel", "resolved"],
+)
 
 
 def serve(port: int, addr: str = "0.0.0.0") -> None:

@@ -1,0 +1,13 @@
+"""The e-mail channel."""
+
+from channels import ChannelSpec
+
+SPEC = ChannelSpec(
+    name="email",
+    address_field="email",
+    providers={
+        "outbox": "channels.outbox:OutboxProvider",
+        "ses": "channels.email.ses:SesEmail",
+        "smtp": "channels.email.smtp:SmtpEmail",
+    },
+)

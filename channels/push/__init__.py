@@ -1,0 +1,12 @@
+"""The push channel (mobile app notifications)."""
+
+from channels import ChannelSpec
+
+SPEC = ChannelSpec(
+    name="push",
+    address_field="push_token",
+    providers={
+        "outbox": "channels.outbox:OutboxProvider",
+        "sns": "channels.push.sns:SnsPush",
+    },
+)

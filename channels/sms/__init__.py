@@ -1,0 +1,15 @@
+"""The SMS channel (SMS / LMS by CP949 byte length)."""
+
+from channels import ChannelSpec
+
+SPEC = ChannelSpec(
+    name="sms",
+    address_field="phone",
+    providers={
+        "outbox": "channels.outbox:OutboxProvider",
+        "nhn": "channels.sms.nhn:NhnCloudSms",
+        "sens": "channels.sms.sens:NaverSens",
+        "sns": "channels.sms.sns:SnsSms",
+        "alimtalk": "channels.sms.alimtalk:NhnAlimtalk",
+    },
+)

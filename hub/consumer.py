@@ -1,0 +1,274 @@
+"""The consuming loop shared by the router and the channel workers.
+
+One thread owns the connection: it receives deliveries, hands them to the
+:class:`Stage` (the router decides inline, a worker in its send pool), publishes
+what each settled delivery asks for (pipelined confirms), and acks a delivery only
+after all of its publishes are confirmed. Acks are batched (``multiple=True`` up to
+the highest tag whose predecessors are all settled). Heartbeats are serviced
+between drains, so long sends never starve them.
+
+Stop (SIGTERM): the consumer is cancelled, what is in flight finishes and is
+settled, and the channel is closed, which returns every unsettled delivery to its
+queue. Nothing is acked that was not settled.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kombu import Connection, Queue
+from kombu import Consumer as KombuConsumer
+
+from hub.confirms import ConfirmingPublisher
+from hub.transport import TransportProfile
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Publish:
+    """A publish a settled delivery asks for, confirmed before the delivery is acked."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    mandatory: bool = True
+    content_type: str = "application/json"
+
+
+@dataclass(slots=True)
+class Settlement:
+    """What to do with one delivery: publish these, then ack (or reject it)."""
+
+    delivery_tag: int
+    publishes: list[Publish] = field(default_factory=list)
+    reject: bool = False  # reject without requeue: the queue's dead-letter target takes it
+    after: Callable[[], None] | None = None  # run once the delivery is acked (metrics, logs)
+
+
+class Stage:
+    """What a consuming loop does with deliveries. Hooks do nothing by default.
+
+    ``handle`` is called on the loop's thread and must return quickly: either settle
+    inline by returning a :class:`Settlement`, or return None and later call
+    ``loop.settle(settlement)`` from any thread.
+    """
+
+    queue_name: str = ""
+
+    def start(self, loop: ConsumingLoop) -> None:
+        """Called once on the loop's thread, after the topology is declared."""
+
+    def handle(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
+               redelivered: bool) -> Settlement | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def tick(self, now: float) -> None:
+        """Called on the loop's thread between drains (timers, in-process delays)."""
+
+    def busy(self) -> int:
+        """Deliveries handed out and not yet settled."""
+        return 0
+
+    def begin_stop(self) -> None:
+        """Stop starting new work; what is running finishes."""
+
+    def stop(self) -> None:
+        """Called once on the loop's thread at the end."""
+
+
+class ConsumingLoop:
+    def __init__(
+        self,
+        connection: Connection,
+        profile: TransportProfile,
+        stage: Stage,
+        *,
+        prefetch: int = 256,
+        declare: Callable[[Any], None] | None = None,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        self.connection = connection
+        self.profile = profile
+        self.stage = stage
+        self.prefetch = prefetch
+        self.declare = declare
+        self.shutdown_timeout = shutdown_timeout
+        self._done: queue.SimpleQueue[Settlement] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._next_tag = 1  # lowest delivery tag not yet acked
+        self._settled: set[int] = set()
+        self._waiting = 0  # settlements whose publishes are unconfirmed
+        self.channel: Any = None
+        self.publisher: ConfirmingPublisher | None = None
+        self.error: BaseException | None = None
+
+    # -- called from any thread --------------------------------------------------------
+    def settle(self, settlement: Settlement) -> None:
+        self._done.put(settlement)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def _run(self) -> None:
+        self.channel = self.connection.channel()
+        if self.declare is not None:
+            self.declare(self.channel)
+        self.publisher = ConfirmingPublisher(self.connection, self.channel,
+                                             confirms=self.profile.confirms)
+        consumer = KombuConsumer(
+            self.channel,
+            queues=[Queue(self.stage.queue_name, no_declare=True)],
+            on_message=self._on_delivery,
+            auto_declare=False,
+            prefetch_count=self.prefetch,
+        )
+        consumer.consume()
+        self.stage.start(self)
+        self._ready.set()
+        log.info("consuming %s (prefetch %d)", self.stage.queue_name, self.prefetch)
+        try:
+            while not self._stop.is_set():
+                self._turn()
+        finally:
+            self._shutdown(consumer)
+
+    def _turn(self, *, allow_wait: bool = True) -> None:
+        busy = self.stage.busy() or self._waiting
+        timeout = 0.002 if busy else (0.05 if allow_wait else 0.0)
+        try:
+            self.connection.drain_events(timeout=timeout)
+        except socket.timeout:
+            pass
+        self._apply_settlements()
+        now = time.monotonic()
+        self.stage.tick(now)
+        if self.profile.name == "amqp":
+            self.connection.heartbeat_check()
+
+    def _on_delivery(self, message: Any) -> None:
+        body = message.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        result = self.stage.handle(body, dict(message.headers or {}), message.delivery_tag,
+                                   bool(message.delivery_info.get("redelivered")))
+        if result is not None:
+            self._done.put(result)
+
+    def _apply_settlements(self) -> None:
+        while True:
+            try:
+                settlement = self._done.get_nowait()
+            except queue.Empty:
+                break
+            self._begin(settlement)
+        self._flush_acks()
+
+    def _begin(self, settlement: Settlement) -> None:
+        assert self.publisher is not None
+        if not settlement.publishes:
+            self._finish(settlement, True, None)
+            return
+        remaining = [len(settlement.publishes)]
+        failures: list[str] = []
+        self._waiting += 1
+
+        def on_confirm(ok: bool, reason: str | None) -> None:
+            if not ok:
+                failures.append(reason or "not confirmed")
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                self._waiting -= 1
+                self._finish(settlement, not failures, "; ".join(failures) or None)
+
+        for p in settlement.publishes:
+            self.publisher.publish(
+                p.body, exchange=p.exchange, routing_key=p.routing_key, headers=p.headers,
+                message_id=p.message_id, mandatory=p.mandatory, content_type=p.content_type,
+                callback=on_confirm,
+            )
+
+    def _finish(self, settlement: Settlement, ok: bool, reason: str | None) -> None:
+        tag = settlement.delivery_tag
+        if not ok:
+            # A follow-up publish was refused (topology broken?). Reject without requeue:
+            # the queue's dead-letter target keeps the message; never lost, never looped.
+            log.error("publish failed for delivery %s (%s); dead-lettering it", tag, reason)
+            self._reject(tag)
+        elif settlement.reject:
+            self._reject(tag)
+        elif not self.profile.multiple_ack:
+            self.channel.basic_ack(tag)
+        else:
+            self._settled.add(tag)
+        if settlement.after is not None:
+            try:
+                settlement.after()
+            except Exception:  # metrics must never break delivery
+                log.exception("after-settlement hook failed")
+
+    def _reject(self, tag: Any) -> None:
+        self.channel.basic_reject(tag, requeue=False)
+        if self.profile.multiple_ack:
+            self._settled.add(tag)
+
+    def _flush_acks(self) -> None:
+        if not self._settled or self._next_tag not in self._settled:
+            return
+        last = self._next_tag
+        while last in self._settled:
+            self._settled.discard(last)
+            last += 1
+        upto = last - 1
+        if self.profile.multiple_ack:
+            self.channel.basic_ack(upto, multiple=True)
+        self._next_tag = last
+
+    def _shutdown(self, consumer: KombuConsumer) -> None:
+        try:
+            consumer.cancel()
+        except Exception:  # connection may be gone already
+            log.debug("basic_cancel failed", exc_info=True)
+        self.stage.begin_stop()
+        deadline = time.monotonic() + self.shutdown_timeout
+        while (self.stage.busy() or self._waiting) and time.monotonic() < deadline:
+            try:
+                self._turn(allow_wait=False)
+            except Exception:
+                log.exception("error while finishing in-flight work")
+                break
+        try:
+            self._apply_settlements()
+        except Exception:
+            log.debug("final settlement failed", exc_info=True)
+        self.stage.stop()
+        try:
+            self.channel.close()  # unsettled deliveries return to their queue
+        except Exception:
+            log.debug("channel close failed", exc_info=True)
+        log.info("stopped consuming %s", self.stage.queue_name)

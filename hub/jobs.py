@@ -1,0 +1,76 @@
+"""The notification job: what the router puts on ``hub.notify.<channel>``.
+
+One job per (event, recipient, channel). Its ``notification_id`` is derived from
+those three, so the same event published twice yields the same ids: that is the key
+the ledger uses to send each notice once.
+
+Headers of the hub's own (never ``x-death``, which the broker rewrites):
+
+* ``x-hub-attempt``: the attempt this delivery is (1 for the first send).
+* ``x-hub-not-before``: ISO time before which the job must not be sent (delays,
+  quiet hours); the worker sends it back through a delay tier until then.
+* ``x-hub-reason``: why a job was parked on ``hub.dead`` (or an event rejected).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ATTEMPT = "x-hub-attempt"
+NOT_BEFORE = "x-hub-not-before"
+REASON = "x-hub-reason"
+CHANNEL = "x-hub-channel"
+FAILED_AT = "x-hub-failed-at"
+ORIGIN = "x-hub-origin"  # the queue a parked message came from
+
+_NAMESPACE = uuid.UUID("6f1c3e0a-6a57-4d0b-9a39-6d696e776f6e")  # fixed: ids must stay stable
+
+
+def notification_id(event_id: str, recipient_key: str, channel: str) -> str:
+    """Stable id of the notice for (event, recipient, channel)."""
+    return str(uuid.uuid5(_NAMESPACE, f"{event_id}\x1f{recipient_key}\x1f{channel}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    role: str  # citizen | officer | supervisor | employee | ...
+    key: str  # stable within the event: "citizen", "officer", "supervisor:2", ...
+    name: str | None
+    address: str  # the address for this job's channel
+    fields: Mapping[str, Any] = field(default_factory=dict)  # the recipient's own data
+
+    def as_context(self, address_field: str) -> dict[str, Any]:
+        ctx = dict(self.fields)
+        ctx.update({"name": self.name, "role": self.role, address_field: self.address})
+        ctx["address"] = self.address
+        return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    notification_id: str
+    event_id: str
+    event_type: str
+    case_id: str | None
+    org: str
+    channel: str
+    template: str  # the template folder (event type, unless a rule names another)
+    critical: bool
+    recipient: Recipient
+    event: Mapping[str, Any]  # the CloudEvents envelope without ``data``
+    data: Mapping[str, Any]
+    rule: str = ""  # the rule's name, for traces
+    quiet_hours: bool = True
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, body: bytes | str) -> Job:
+        raw = json.loads(body)
+        rec = raw.pop("recipient")
+        return cls(recipient=Recipient(**rec), **raw)

@@ -1,0 +1,108 @@
+"""The router: one case event in, one notification job per (recipient, channel) out.
+
+An invalid event goes to ``hub.rejected`` with its reason in the headers and is
+acked: it is kept for an operator, never retried in a loop. A valid event is acked
+only after every one of its jobs is confirmed by the broker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hub import metrics
+from hub.consumer import Publish, Settlement, Stage
+from hub.events import EventRejected, parse_event
+from hub.jobs import ATTEMPT, NOT_BEFORE, REASON
+from hub.rules import Rules
+from hub.topology import NOTIFY_EXCHANGE, REJECTED_QUEUE, ROUTER_QUEUE
+
+log = logging.getLogger(__name__)
+
+REASON_CODE = "x-hub-reason-code"
+REJECTED_AT = "x-hub-rejected-at"
+
+
+class EventSink:
+    """Where the router notes each event for ``trace``. Does nothing by default;
+    must not block (the ledger queues the write)."""
+
+    def record_event(self, event: Mapping[str, Any], *, status: str = "routed",
+                     reason: str | None = None) -> None:
+        return None
+
+
+class Router(Stage):
+    queue_name = ROUTER_QUEUE
+
+    def __init__(
+        self,
+        rules: Rules,
+        address_fields: Mapping[str, str],
+        *,
+        max_event_bytes: int,
+        sink: EventSink | None = None,
+        clock: Any = None,
+    ) -> None:
+        self.rules = rules
+        self.address_fields = dict(address_fields)
+        self.max_event_bytes = max_event_bytes
+        self.sink = sink or EventSink()
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def route(self, body: bytes) -> list[Publish]:
+        """The publishes one event calls for; raises :class:`EventRejected`."""
+        event = parse_event(body, max_bytes=self.max_event_bytes)
+        metrics.EVENTS_RECEIVED.labels(event.type, event.source).inc()
+        now = self.clock()
+        publishes = []
+        for job, rule in self.rules.jobs(event, self.address_fields):
+            headers: dict[str, Any] = {ATTEMPT: 1}
+            if rule.delay > 0:
+                headers[NOT_BEFORE] = (now + timedelta(seconds=rule.delay)).isoformat()
+            publishes.append(Publish(
+                exchange=NOTIFY_EXCHANGE, routing_key=job.channel, body=job.encode(),
+                headers=headers, message_id=job.notification_id,
+            ))
+            metrics.NOTICES_ROUTED.labels(job.channel).inc()
+        if not publishes:
+            log.warning("event %s (%s) calls for no notice", event.id, event.type)
+        self.sink.record_event(event.raw, status="routed")
+        return publishes
+
+    def handle(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
+               redelivered: bool) -> Settlement:
+        try:
+            return Settlement(delivery_tag, self.route(body))
+        except EventRejected as exc:
+            return Settlement(delivery_tag, [self.rejection(body, headers, exc)])
+
+    def rejection(self, body: bytes, headers: Mapping[str, Any], exc: EventRejected) -> Publish:
+        metrics.EVENTS_REJECTED.labels(exc.code).inc()
+        log.warning("event rejected: %s", exc)
+        keep = {k: v for k, v in headers.items() if not k.startswith("x-hub-")}
+        keep.update({
+            REASON: exc.reason[:1000],
+            REASON_CODE: exc.code,
+            REJECTED_AT: self.clock().isoformat(),
+        })
+        event_id = _peek_id(body)
+        if event_id:
+            self.sink.record_event({"id": event_id}, status="rejected", reason=exc.reason)
+        return Publish(exchange="", routing_key=REJECTED_QUEUE, body=body, headers=keep,
+                       message_id=event_id, content_type="application/octet-stream")
+
+
+def _peek_id(body: bytes) -> str | None:
+    """The event id of a rejected body, when it can be had cheaply."""
+    if len(body) > 64 * 1024:
+        return None
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = obj.get("id") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else None
