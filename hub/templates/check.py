@@ -1,0 +1,106 @@
+"""Checking a template against its samples.
+
+A template passes when it compiles, when it renders for every recipient of
+every sample (:func:`hub.templates.context.sample_recipients`), when its
+notices fit the channel's limits, and (SMS) when it has no character CP949
+cannot encode written in it. ``templates check`` and the hot reload use the
+same function, so what the checker accepts is what goes live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.templates.context import context_from_event, sample_recipients
+from hub.templates.errors import TemplateError
+from hub.templates.layout import Sample, TemplateFile, load_sample, sample_files
+from hub.templates.rendering import CompiledTemplate, Rendered, render_compiled
+
+OrgProfiles = Callable[[str], Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class SampleRender:
+    sample: str
+    role: str
+    rendered: Rendered
+
+
+@dataclass
+class CheckResult:
+    """What the check found for one template file."""
+
+    template: TemplateFile
+    version: str | None = None
+    renders: list[SampleRender] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    literal_unsafe: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def max_bytes(self) -> int | None:
+        sizes = [r.rendered.byte_length for r in self.renders if r.rendered.byte_length is not None]
+        return max(sizes) if sizes else None
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted({r.rendered.kind for r in self.renders if r.rendered.kind})
+
+    @property
+    def replaced(self) -> int:
+        return sum(r.rendered.replaced for r in self.renders)
+
+
+def load_samples(directory: Path, template: TemplateFile) -> tuple[list[Sample], list[str]]:
+    samples: list[Sample] = []
+    errors: list[str] = []
+    for path in sample_files(directory, template):
+        try:
+            samples.append(load_sample(directory, path))
+        except ValueError as exc:
+            errors.append(str(exc))
+    return samples, errors
+
+
+def check_compiled(
+    compiled: CompiledTemplate,
+    template: TemplateFile,
+    samples: list[Sample],
+    org_profile: OrgProfiles,
+    *,
+    require_samples: bool = True,
+) -> CheckResult:
+    """Render ``compiled`` for every recipient of every sample and collect errors.
+
+    An override is rendered with its own organisation's profile; a default
+    template with the profile of each sample's ``data.org``.
+    """
+    result = CheckResult(template, compiled.version, literal_unsafe=compiled.literal_unsafe)
+    if compiled.literal_unsafe:
+        chars = " ".join(f"{c!r} (U+{ord(c):04X})" for c in compiled.literal_unsafe)
+        result.errors.append(f"characters SMS cannot carry are written in the template: {chars}")
+    if require_samples and not samples:
+        result.errors.append(
+            f"no samples: add a CloudEvent JSON file under {template.event_type}/samples/"
+        )
+    for sample in samples:
+        org_key = template.org or str(sample.event["data"].get("org", ""))
+        profile = org_profile(org_key)
+        recipients = sample_recipients(sample.event, template.channel)
+        if not recipients:
+            result.errors.append(f"{sample.path}: names no recipient for this event type")
+        for recipient in recipients:
+            context = context_from_event(sample.event, recipient, profile)
+            try:
+                rendered = render_compiled(compiled, context)
+            except TemplateError as exc:
+                result.errors.append(f"{sample.path} ({recipient['role']}): {exc.reason}")
+                continue
+            result.renders.append(SampleRender(sample.path, str(recipient["role"]), rendered))
+    return result

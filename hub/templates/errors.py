@@ -1,0 +1,17 @@
+"""The one error the template system raises."""
+
+from __future__ import annotations
+
+
+class TemplateError(Exception):
+    """A notice could not be rendered (or a template could not be loaded).
+
+    ``reason`` is one line for operators (no personal data: it names variables,
+    never their values); ``template`` the template's path relative to the
+    templates folder, e.g. ``case.received/sms.j2``.
+    """
+
+    def __init__(self, reason: str, template: str = "") -> None:
+        self.reason = " ".join(str(reason).split()) or "unknown template error"
+        self.template = template
+        super().__init__(f"{template}: {self.reason}" if template else self.reason)
