@@ -44,6 +44,7 @@ from hub.ledger.base import (
     PurgeResult,
 )
 from hub.ledger.privacy import DEV_HASH_KEY
+from hub.ledger.sweeper import StaleClaim, Sweeper
 
 __all__ = [
     "DEAD",
@@ -69,6 +70,8 @@ __all__ = [
     "Ledger",
     "NoticeRecord",
     "PurgeResult",
+    "StaleClaim",
+    "Sweeper",
     "ledger_from_config",
     "open_ledger",
 ]

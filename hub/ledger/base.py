@@ -244,7 +244,9 @@ class Ledger:
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
     ) -> None:
         """Keep a case event (id, type, case id, org, source, time) for ``trace``.
-        ``event`` is the CloudEvent (with or without ``data``)."""
+        ``event`` is the CloudEvent (with or without ``data``); one without an id is
+        ignored. Unlike claim/record this need not wait for durability (the SQL
+        ledger queues it with the next batch): the router must not block on it."""
 
     # -- operators' and the sweeper's calls ---------------------------------------
     def notice(self, notification_id: str) -> NoticeRecord | None:

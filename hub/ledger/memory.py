@@ -111,6 +111,8 @@ class MemoryLedger(Ledger):
     ) -> None:
         now = self.clock()
         fields = event_fields(event)
+        if not fields["id"]:
+            return
         with self._lock:
             row = self._events.get(fields["id"])
             if row is None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -228,7 +229,12 @@ class SqlLedger(Ledger):
     def record_event(
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
     ) -> None:
-        self._writer.call(_EVENT, event_fields(event), status, reason)
+        """Queued, not awaited: the router must not wait for a row that only ``trace``
+        reads (it is written with the next batch; a failure is logged)."""
+        fields = event_fields(event)
+        if not fields["id"]:
+            return
+        self._writer.submit(_EVENT, fields, status, reason).add_done_callback(_log_failure)
 
     def resolve_stale(
         self, notice: NoticeRecord, status: str, *, reason: str | None = None
@@ -449,6 +455,12 @@ class SqlLedger(Ledger):
                 ).rowcount
         LEDGER_FLUSH.labels("purge").observe(time.perf_counter() - started)
         return PurgeResult(**counts)
+
+
+def _log_failure(future: Future[Any]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.warning("ledger event write failed: %s", exc)
 
 
 def _runs(ops: Sequence[Op]) -> list[list[Op]]:
