@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.templates.context import context_from_event, sample_recipients
+from hub.templates.context import RECIPIENT_ROLES, context_from_event, sample_recipients
+from hub.templates.environment import Environments
 from hub.templates.errors import TemplateError
-from hub.templates.layout import Sample, TemplateFile, load_sample, sample_files
-from hub.templates.rendering import CompiledTemplate, Rendered, render_compiled
+from hub.templates.layout import Sample, TemplateFile, load_sample, sample_files, scan
+from hub.templates.rendering import (
+    CHANNELS,
+    CompiledTemplate,
+    Rendered,
+    compile_template,
+    content_version,
+    render_compiled,
+)
 
 OrgProfiles = Callable[[str], Mapping[str, Any]]
 
@@ -104,3 +112,75 @@ def check_compiled(
                 continue
             result.renders.append(SampleRender(sample.path, str(recipient["role"]), rendered))
     return result
+
+
+def check_file(
+    envs: Environments,
+    directory: Path,
+    template: TemplateFile,
+    data: bytes,
+    org_profile: OrgProfiles,
+    *,
+    require_samples: bool = True,
+) -> tuple[CompiledTemplate | None, CheckResult]:
+    """Compile ``data`` as ``template`` and check it against its samples."""
+    try:
+        compiled = compile_template(envs, template.path, data)
+    except TemplateError as exc:
+        return None, CheckResult(template, content_version(data), errors=[exc.reason])
+    samples, errors = load_samples(directory, template)
+    result = check_compiled(
+        compiled, template, samples, org_profile, require_samples=require_samples
+    )
+    result.errors[:0] = errors
+    return compiled, result
+
+
+@dataclass
+class Report:
+    """``templates check`` over a whole folder."""
+
+    results: list[CheckResult]
+    problems: list[str]  # not tied to one template: stray files, missing channels
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(r.ok for r in self.results)
+
+
+def known_event_types() -> tuple[str, ...]:
+    """The event types the hub accepts (hub.events), else those of DOMAIN.md."""
+    try:
+        from hub.events import EVENT_TYPES
+    except ImportError:  # pragma: no cover - hub.events is part of the hub
+        return tuple(RECIPIENT_ROLES)
+    return tuple(EVENT_TYPES)
+
+
+def check_all(directory: Path, envs: Environments, org_profile: OrgProfiles) -> Report:
+    """Check every template of ``directory``; also report ``.j2`` files outside
+    the layout and event types that lack a channel's template."""
+    files, stray = scan(directory)
+    problems = [
+        f"{path}: not where templates go (<event type>/<channel>.j2 or "
+        f"orgs/<org>/<event type>/<channel>.j2); it is never used"
+        for path in stray
+    ]
+    present = {(f.event_type, f.channel) for f in files if f.org is None}
+    for event_type in known_event_types():
+        for channel in CHANNELS:
+            if (event_type, channel) not in present:
+                problems.append(
+                    f"{event_type}/{channel}.j2: missing (every event type has "
+                    f"{', '.join(CHANNELS)} templates)"
+                )
+    for file in files:
+        if file.org and (file.event_type, file.channel) not in present:
+            problems.append(
+                f"{file.path}: overrides {file.event_type}/{file.channel}.j2, which does not exist"
+            )
+    results = []
+    for file in files:
+        data = (directory / file.path).read_bytes()
+        results.append(check_file(envs, directory, file, data, org_profile)[1])
+    return Report(results, problems)

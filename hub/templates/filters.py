@@ -15,12 +15,14 @@ numbers, dates) and returns text a Korean reader expects:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -211,6 +213,22 @@ def _to_date(value: Any) -> date:
     return to_seoul(value).date()
 
 
+def _cached(func: Callable[[Any, str], str]) -> Callable[[Any, str], str]:
+    """Memoise a formatting filter for hashable inputs (the same dates, numbers
+    and phone numbers recur across notices; Babel and phonenumbers are slow)."""
+    cached = lru_cache(maxsize=8192)(func)
+
+    @functools.wraps(func)
+    def wrapper(value: Any, style: str = "long") -> str:
+        try:
+            return cached(value, style)
+        except TypeError:  # unhashable
+            return func(value, style)
+
+    return wrapper
+
+
+@_cached
 def kdate(value: Any, style: str = "long") -> str:
     """``2026년 11월 24일(화)``; style ``"official"`` gives ``2026. 11. 24.``
     and ``"short"`` gives ``11월 24일(화)``."""
@@ -223,6 +241,7 @@ def kdate(value: Any, style: str = "long") -> str:
     return format_date(day, pattern, locale=LOCALE)
 
 
+@_cached
 def ktime(value: Any, style: str = "long") -> str:
     """``오후 3시`` or ``오후 3시 5분``; style ``"official"`` gives ``15:05``."""
     moment = to_seoul(value)
@@ -234,6 +253,7 @@ def ktime(value: Any, style: str = "long") -> str:
     return format_datetime(moment, pattern, tzinfo=SEOUL, locale=LOCALE)
 
 
+@_cached
 def kdatetime(value: Any, style: str = "long") -> str:
     """``2026년 11월 24일(화) 오후 3시 5분``; ``"official"``: ``2026. 11. 24. 15:05``."""
     return f"{kdate(value, style)} {ktime(value, style)}"
@@ -254,7 +274,12 @@ def _digits(value: Any) -> str:
 def phone(value: Any) -> str:
     """A Korean phone number in its usual groups: 010-1234-5678, 02-123-4567,
     054-480-2114, 1588-1234. A number that cannot be read is returned as given."""
-    text = str(value).strip()
+    return _phone(str(value))
+
+
+@lru_cache(maxsize=8192)
+def _phone(value: str) -> str:
+    text = value.strip()
     if not _digits(text):
         return text
     try:

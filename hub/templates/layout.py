@@ -117,4 +117,12 @@ def load_sample(directory: Path, path: Path) -> Sample:
         raise ValueError(f"sample {rel} is not a CloudEvent with a data object")
     if not isinstance(event.get("type"), str):
         raise ValueError(f"sample {rel} has no type")
+    try:
+        from hub.events import EventRejected, validate
+    except ImportError:  # pragma: no cover - hub.events is part of the hub
+        return Sample(rel, event)
+    try:
+        validate(event)
+    except EventRejected as exc:
+        raise ValueError(f"sample {rel} is not an event the hub accepts: {exc.reason}") from None
     return Sample(rel, event)

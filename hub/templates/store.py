@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import metrics
-from hub.templates.check import CheckResult, check_compiled, load_samples
+from hub.templates.check import CheckResult, check_file
 from hub.templates.environment import Environments, make_environments
 from hub.templates.errors import TemplateError
 from hub.templates.filters import WorkingCalendar
@@ -142,14 +142,11 @@ class TemplateStore:
         """Render the notice for ``template`` (the template folder, usually the
         event type) on ``channel`` for organisation ``org``. Thread-safe.
 
-        Counts ``minwon_template_errors_total`` and raises TemplateError when it
-        cannot; counts replaced characters in ``minwon_unsafe_chars_replaced_total``.
+        Raises TemplateError when it cannot (the caller, which parks the job,
+        counts ``minwon_template_errors_total``); counts replaced characters in
+        ``minwon_unsafe_chars_replaced_total``.
         """
-        try:
-            rendered = render_compiled(self.lookup(template, channel, org), context)
-        except TemplateError:
-            metrics.TEMPLATE_ERRORS.labels(template, channel).inc()
-            raise
+        rendered = render_compiled(self.lookup(template, channel, org), context)
         if rendered.replaced:
             metrics.UNSAFE_CHARS.labels(channel).inc(rendered.replaced)
         return rendered
@@ -170,15 +167,9 @@ class TemplateStore:
 
     def check(self, file: TemplateFile, data: bytes) -> tuple[CompiledTemplate | None, CheckResult]:
         """Compile ``data`` as ``file`` and check it against its samples."""
-        try:
-            compiled = compile_template(self.envs, file.path, data)
-        except TemplateError as exc:
-            result = CheckResult(file, content_version(data), errors=[exc.reason])
-            return None, result
-        samples, errors = load_samples(self.directory, file)
-        result = check_compiled(compiled, file, samples, self.org_profile, require_samples=False)
-        result.errors[:0] = errors
-        return compiled, result
+        return check_file(
+            self.envs, self.directory, file, data, self.org_profile, require_samples=False
+        )
 
     def reload(self) -> list[str]:
         """Look at every file now; returns the paths whose state changed."""

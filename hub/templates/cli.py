@@ -1,0 +1,266 @@
+"""``minwon-hub templates check`` and ``minwon-hub templates preview``.
+
+Wired into ``hub/cli.py`` by :func:`add_parser`; both commands take the
+templates folder from configuration (``[templates] dir``, or
+``MINWON__TEMPLATES__DIR``; ``--dir`` overrides it) and organisation profiles
+from ``[orgs.<key>]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+from hub.templates import sizing
+from hub.templates.check import CheckResult, Report, check_all
+from hub.templates.context import ADDRESS_FIELDS, context_from_event, sample_recipients
+from hub.templates.environment import Environments, make_environments
+from hub.templates.errors import TemplateError
+from hub.templates.filters import WorkingCalendar
+from hub.templates.layout import ORGS, TemplateFile, load_sample, parse_path, template_path
+from hub.templates.rendering import CHANNELS, Rendered, compile_template, render_compiled
+from hub.templates.store import fallback_profile
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``templates`` command group to the ``minwon-hub`` parser."""
+    group = subparsers.add_parser("templates", help="check and preview the notice templates")
+    sub = group.add_subparsers(dest="templates_command", required=True, metavar="SUBCOMMAND")
+
+    check = sub.add_parser(
+        "check",
+        help="render every template against every sample; exit 1 on any error",
+    )
+    check.add_argument("--dir", help="templates folder (default: [templates] dir)")
+    check.set_defaults(func=cmd_check)
+
+    preview = sub.add_parser("preview", help="show exactly what a recipient receives for a sample")
+    preview.add_argument("event_type", metavar="EVENT_TYPE", help="e.g. case.received")
+    preview.add_argument("channel", metavar="CHANNEL", choices=CHANNELS, help="sms, email, push")
+    preview.add_argument("--org", help="organisation (default: the sample's data.org)")
+    preview.add_argument(
+        "--sample", help="a CloudEvent JSON file (default: the first of EVENT_TYPE/samples/)"
+    )
+    preview.add_argument(
+        "--role", help="only this recipient (citizen, officer, employee, supervisors)"
+    )
+    preview.add_argument("--html-out", help="where the e-mail's HTML goes (default: a temp file)")
+    preview.add_argument("--dir", help="templates folder (default: [templates] dir)")
+    preview.set_defaults(func=cmd_preview)
+
+
+# ---------------------------------------------------------------------- configuration
+
+
+class _Setup:
+    """What both commands read from configuration."""
+
+    def __init__(self, config: Any, directory: str | None) -> None:
+        self.directory = Path(directory or config.get("templates", "dir")).resolve()
+        self.orgs: Mapping[str, Any] = config.get("orgs", default={}) or {}
+        self._config = config
+        extra = config.get("calendar", "extra_holidays", default=[]) or []
+        self.envs: Environments = make_environments(
+            WorkingCalendar(date.fromisoformat(str(d)) for d in extra)
+        )
+
+    def org_profile(self, key: str) -> dict[str, Any]:
+        if key in self.orgs and hasattr(self._config, "org"):
+            profile: dict[str, Any] = dict(self._config.org(key))
+        else:
+            profile = dict(self.orgs.get(key) or {})
+        for name, value in fallback_profile(key).items():
+            profile.setdefault(name, value)
+        return profile
+
+
+# ---------------------------------------------------------------------- check
+
+
+def _bytes(result: CheckResult) -> str:
+    sizes = [r.rendered.byte_length for r in result.renders if r.rendered.byte_length is not None]
+    if not sizes:
+        return ""
+    low, high = min(sizes), max(sizes)
+    return f"{low} bytes" if low == high else f"{low}-{high} bytes"
+
+
+def _unsafe(result: CheckResult) -> str:
+    if result.template.channel != "sms":
+        return ""
+    parts = []
+    if result.literal_unsafe:
+        parts.append("in template: " + " ".join(result.literal_unsafe))
+    if result.replaced:
+        parts.append(f"{result.replaced} replaced in samples")
+    return "unsafe: " + ("; ".join(parts) if parts else "none")
+
+
+def print_report(report: Report, out: TextIO) -> None:
+    """One line per template (ok/ERROR, version, SMS kind, bytes, samples, unsafe
+    characters), its errors indented below, then the folder's problems and a total."""
+    width = max((len(r.template.path) for r in report.results), default=20)
+    for result in report.results:
+        status = "ok" if result.ok else "ERROR"
+        kinds = "/".join(result.kinds) or "-"
+        samples = len({r.sample for r in result.renders})
+        fields = [
+            f"{status:<5}",
+            f"{result.template.path:<{width}}",
+            result.version or "-",
+            f"{kinds:<7}",
+            f"{_bytes(result):<13}",
+            f"{samples} sample{'s' if samples != 1 else ''}",
+            _unsafe(result),
+        ]
+        out.write("  ".join(fields).rstrip() + "\n")
+        for error in result.errors:
+            out.write(f"       - {error}\n")
+    for problem in report.problems:
+        out.write(f"ERROR  {problem}\n")
+    bad = sum(1 for r in report.results if not r.ok)
+    out.write(
+        f"{len(report.results)} templates: {len(report.results) - bad} ok, {bad} with errors"
+        f"{f', {len(report.problems)} other problems' if report.problems else ''}"
+        f" (SMS up to {sizing.SMS_MAX_BYTES} bytes, LMS up to {sizing.LMS_MAX_BYTES}, "
+        f"LMS subject up to {sizing.LMS_SUBJECT_MAX_BYTES})\n"
+    )
+
+
+def cmd_check(config: Any, args: argparse.Namespace) -> int:
+    setup = _Setup(config, args.dir)
+    if not setup.directory.is_dir():
+        print(f"templates folder {setup.directory} does not exist", file=sys.stderr)
+        return 2
+    print(f"templates: {setup.directory}")
+    report = check_all(setup.directory, setup.envs, setup.org_profile)
+    print_report(report, sys.stdout)
+    return 0 if report.ok else 1
+
+
+# ---------------------------------------------------------------------- preview
+
+
+def _choose_sample(setup: _Setup, event_type: str, given: str | None) -> Path:
+    if given:
+        path = Path(given)
+        if not path.is_file() and (setup.directory / given).is_file():
+            path = setup.directory / given
+        if not path.is_file():
+            raise TemplateError(f"sample file {given} does not exist")
+        return path.resolve()
+    folder = setup.directory / event_type / "samples"
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        raise TemplateError(f"no samples in {folder}; give one with --sample FILE")
+    return files[0]
+
+
+def _load_event(setup: _Setup, path: Path) -> Mapping[str, Any]:
+    try:
+        return load_sample(setup.directory, path).event
+    except ValueError:
+        pass
+    # A sample outside the templates folder, or not valid: report what is wrong.
+    try:
+        event = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TemplateError(f"sample {path} cannot be read: {exc}") from None
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        raise TemplateError(f"sample {path} is not a CloudEvent with a data object")
+    return event
+
+
+def _write_html(html: str, out_path: str | None, event_type: str, org: str) -> Path:
+    if out_path:
+        path = Path(out_path)
+    else:
+        folder = Path(tempfile.gettempdir()) / "minwon-preview"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{org}-{event_type}-email.html"
+    page = (
+        '<!doctype html>\n<html lang="ko"><head><meta charset="utf-8">'
+        f"<title>{event_type}</title></head><body>\n{html}\n</body></html>\n"
+    )
+    path.write_text(page, encoding="utf-8")
+    return path.resolve()
+
+
+def print_rendered(rendered: Rendered, out: TextIO) -> None:
+    """What the recipient receives, with its size for SMS."""
+    rule = "-" * 60
+    if rendered.channel == "sms":
+        limit = sizing.SMS_MAX_BYTES if rendered.kind == sizing.SMS else sizing.LMS_MAX_BYTES
+        out.write(f"kind:     {rendered.kind}, {rendered.byte_length} bytes (limit {limit})\n")
+        if rendered.subject is not None:
+            size = sizing.cp949_length(rendered.subject)
+            out.write(
+                f"subject:  {rendered.subject}  ({size} bytes, limit "
+                f"{sizing.LMS_SUBJECT_MAX_BYTES})\n"
+            )
+        elif rendered.kind == sizing.SMS:
+            out.write("subject:  (none: an SMS has no subject)\n")
+        out.write(f"unsafe characters replaced: {rendered.replaced}\n")
+    elif rendered.channel == "email":
+        out.write(f"subject:  {rendered.subject}\n")
+    else:
+        out.write(f"title:    {rendered.subject}\n")
+    out.write(f"{rule}\n{rendered.body}\n{rule}\n")
+
+
+def cmd_preview(config: Any, args: argparse.Namespace) -> int:
+    setup = _Setup(config, args.dir)
+    out = sys.stdout
+    try:
+        sample_path = _choose_sample(setup, args.event_type, args.sample)
+        event = _load_event(setup, sample_path)
+        org = args.org or str(event["data"].get("org", ""))
+        path = template_path(args.event_type, args.channel, org)
+        if not (setup.directory / path).is_file():
+            path = template_path(args.event_type, args.channel)
+        if not (setup.directory / path).is_file():
+            raise TemplateError("no such template", path)
+        file = parse_path(path)
+        assert file is not None
+        compiled = compile_template(setup.envs, path, (setup.directory / path).read_bytes())
+        recipients = sample_recipients(event, args.channel)
+        if args.role:
+            recipients = [r for r in recipients if r["role"] == args.role]
+        if not recipients:
+            raise TemplateError(
+                f"the sample names no recipient{f' with role {args.role}' if args.role else ''}"
+                f" for {args.event_type}",
+                path,
+            )
+        profile = setup.org_profile(org)
+        out.write(f"template: {path} (version {compiled.version})\n")
+        out.write(f"sample:   {sample_path}\n")
+        out.write(
+            f"org:      {org} ({profile.get('name')})"
+            f"{'' if org in setup.orgs else ' - not in configuration, placeholder profile'}"
+            "\n"
+        )
+        for recipient in recipients:
+            rendered = render_compiled(compiled, context_from_event(event, recipient, profile))
+            address = recipient.get(ADDRESS_FIELDS[args.channel], "(no address)")
+            out.write(f"\nto:       {recipient['role']} {recipient.get('name')} <{address}>\n")
+            print_rendered(rendered, out)
+            if rendered.html is not None:
+                where = _write_html(rendered.html, args.html_out, args.event_type, org or "-")
+                out.write(f"HTML part written to {where}\n")
+        _note_override(setup, file, org, out)
+    except TemplateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _note_override(setup: _Setup, file: TemplateFile, org: str, out: TextIO) -> None:
+    if file.org is None and org and (setup.directory / ORGS / org).is_dir():
+        out.write(f"(no override for {org}: the default template is used)\n")
