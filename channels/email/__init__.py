@@ -7,6 +7,7 @@ SPEC = ChannelSpec(
     address_field="email",
     providers={
         "outbox": "channels.outbox:OutboxProvider",
+        "latency": "channels.latency:LatencyProvider",  # benchmarks, fault tests
         "ses": "channels.email.ses:SesEmail",
         "smtp": "channels.email.smtp:SmtpEmail",
     },

@@ -7,6 +7,7 @@ SPEC = ChannelSpec(
     address_field="push_token",
     providers={
         "outbox": "channels.outbox:OutboxProvider",
+        "latency": "channels.latency:LatencyProvider",  # benchmarks, fault tests
         "sns": "channels.push.sns:SnsPush",
     },
 )

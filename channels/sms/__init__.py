@@ -7,6 +7,7 @@ SPEC = ChannelSpec(
     address_field="phone",
     providers={
         "outbox": "channels.outbox:OutboxProvider",
+        "latency": "channels.latency:LatencyProvider",  # benchmarks, fault tests
         "nhn": "channels.sms.nhn:NhnCloudSms",
         "sens": "channels.sms.sens:NaverSens",
         "sns": "channels.sms.sns:SnsSms",
