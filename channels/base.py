@@ -114,5 +114,11 @@ class Provider:
         """Send one message or raise :class:`SendError`. Must be thread-safe."""
         raise NotImplementedError
 
+    def lookup(self, notification_id: str) -> Receipt | None:
+        """What the provider knows of a message sent for ``notification_id``: its receipt
+        if it accepted one, None if it did not or cannot tell (the default). The ledger's
+        sweeper asks this before resending a notice whose worker died mid-send."""
+        return None
+
     def close(self) -> None:
         """Release connections. Does nothing by default."""

@@ -31,6 +31,8 @@ class OutboxProvider(Provider):
         self._file: TextIO = self.path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
         self._simulator = Simulator(self.name)
+        self._seen: set[str] = set()
+        self._seen_offset = 0
 
     def send(self, message: Message) -> Receipt:
         self._simulator.answer(message)  # raises for reserved failing recipients
@@ -57,6 +59,24 @@ class OutboxProvider(Provider):
             self._file.write(line)
             self._file.flush()
         return Receipt(self.name, message.notification_id)
+
+    def lookup(self, notification_id: str) -> Receipt | None:
+        """Whether the outbox holds a record for ``notification_id`` (written by this or
+        any earlier process); reads only what was appended since the last look-up."""
+        with self._lock:
+            if notification_id not in self._seen and self.path.exists():
+                with self.path.open("rb") as fh:
+                    fh.seek(self._seen_offset)
+                    chunk = fh.read()
+                end = chunk.rfind(b"\n") + 1  # a torn last line is read next time
+                for line in chunk[:end].splitlines():
+                    try:
+                        self._seen.add(json.loads(line)["notification_id"])
+                    except (ValueError, KeyError):
+                        continue
+                self._seen_offset += end
+            found = notification_id in self._seen
+        return Receipt(self.name, notification_id) if found else None
 
     def close(self) -> None:
         with self._lock:

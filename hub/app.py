@@ -110,7 +110,8 @@ class Hub:
         self._policy: Any = None
         self.components: list[Supervised] = []
         self._pump: InProcessDelayPump | None = None
-        self._senders: list[Sender] = []
+        self._senders: dict[str, Sender] = {}
+        self._sweeper: Any = None
 
     # -- parts ------------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -151,8 +152,7 @@ class Hub:
                 from hub.policy import Policy
             except ImportError:  # pragma: no cover - until the policy lands
                 return None
-            self._policy = Policy(self.config) if self.clock is None else \
-                Policy(self.config, clock=self.clock)
+            self._policy = Policy(self.config)
         return self._policy
 
     def router(self) -> Router:
@@ -162,7 +162,7 @@ class Hub:
 
     def worker(self, channel: str) -> ChannelWorker:
         sender = build_sender(channel, self.config)
-        self._senders.append(sender)
+        self._senders[channel] = sender
         return ChannelWorker(
             channel,
             address_field=get_channel(channel).address_field,
@@ -195,6 +195,25 @@ class Hub:
         for component in self.components:
             if not component.wait_ready(wait):
                 raise RuntimeError(f"{component.name} did not start within {wait}s")
+        if self._senders:
+            self._start_sweeper()
+
+    def _start_sweeper(self) -> None:
+        from hub.ledger import DEFAULT_SWEEP_AFTER
+        from hub.ledger.sweeper import Sweeper
+
+        after = float(self.config.get("ledger", "sweep_after", default=DEFAULT_SWEEP_AFTER))
+        self._sweeper = Sweeper(self.ledger, after, lookup=self._lookup,
+                                channels=tuple(self._senders))
+        self._sweeper.start(interval=max(0.5, after / 4))
+
+    def _lookup(self, notice: Any) -> str | None:
+        """"sent" when the notice's provider says it accepted it (sweeper)."""
+        sender = self._senders.get(notice.channel)
+        lookup = getattr(sender, "lookup", None)
+        if lookup is None:
+            return None
+        return "sent" if lookup(notice.id) is not None else None
 
     def stop(self) -> None:
         """Graceful stop: finish what is in flight, return the rest to the queues."""
@@ -203,9 +222,11 @@ class Hub:
         for component in self.components:
             component.join(self.shutdown_timeout + 5)
         self.components.clear()
+        if self._sweeper is not None:
+            self._sweeper.stop()
         if self._pump is not None:
             self._pump.stop()
-        for sender in self._senders:
+        for sender in self._senders.values():
             close = getattr(sender, "close", None)
             if close is not None:
                 close()

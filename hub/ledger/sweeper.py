@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,10 +49,22 @@ class StaleClaim:
 
 
 class Sweeper:
-    def __init__(self, ledger: Ledger, timeout_s: float) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        timeout_s: float,
+        *,
+        lookup: Callable[[NoticeRecord], str | None] | None = None,
+        channels: Collection[str] | None = None,
+    ) -> None:
+        """``lookup`` asks the notice's provider (default: the ledger's
+        :meth:`~Ledger.settle_from_provider`); ``channels`` limits the sweep to the
+        channels this process sends, whose providers it can ask."""
         if timeout_s <= 0:
             raise ValueError("the sweep timeout must be positive")
         self.ledger = ledger
+        self.lookup = lookup or ledger.settle_from_provider
+        self.channels = None if channels is None else frozenset(channels)
         self.timeout = timedelta(seconds=timeout_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,6 +75,8 @@ class Sweeper:
         now = now or utcnow()
         resolved = []
         for notice in self.ledger.stale_claims(now - self.timeout):
+            if self.channels is not None and notice.channel not in self.channels:
+                continue
             outcome = self._resolve(notice)
             if outcome is not None:
                 resolved.append(outcome)
@@ -69,7 +84,7 @@ class Sweeper:
 
     def _resolve(self, notice: NoticeRecord) -> StaleClaim | None:
         try:
-            settled = self.ledger.settle_from_provider(notice)
+            settled = self.lookup(notice)
         except Exception:
             log.warning("provider look-up for stale notice %s failed", notice.id, exc_info=True)
             settled = None
