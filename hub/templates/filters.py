@@ -267,6 +267,9 @@ def mask_name(value: Any) -> str:
     return masking.mask_name(str(value)) or ""
 
 
+_PHONE_CHARS = re.compile(r"[0-9+\-(). ]+")
+
+
 def _digits(value: Any) -> str:
     return re.sub(r"\D", "", str(value))
 
@@ -280,7 +283,7 @@ def phone(value: Any) -> str:
 @lru_cache(maxsize=8192)
 def _phone(value: str) -> str:
     text = value.strip()
-    if not _digits(text):
+    if not _digits(text) or not _PHONE_CHARS.fullmatch(text):
         return text
     try:
         parsed = phonenumbers.parse(text, "KR")

@@ -185,6 +185,8 @@ def _describe(exc: Exception) -> str:
         )
     name = type(exc).__name__
     message = str(exc) or name
+    if "no loader" in message:
+        return "include, import and extends are not available: a template is one file"
     if name in ("UndefinedError", "ValueError"):
         return message
     return f"{name}: {message}"
