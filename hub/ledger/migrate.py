@@ -31,7 +31,7 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "minwon_ledger_version"
-_PG_LOCK_KEY = 0x6D696E776F6E  # "minwon": one advisory lock for ledger migrations
+PG_LOCK_KEY = 0x6D696E776F6E  # "minwon": one advisory lock for ledger migrations
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -64,7 +64,7 @@ def upgrade(engine: Engine) -> str | None:
 
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_LOCK_KEY})
         before, head = current_revision(conn), head_revision()
         if before != head:
             command.upgrade(alembic_config(conn), "head")

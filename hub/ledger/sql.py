@@ -140,6 +140,10 @@ class SqlLedger(Ledger):
             _configure_sqlite(self.engine)
         elif schema:
             with self.engine.begin() as conn:
+                # Under the migrations' lock: concurrent CREATE SCHEMA IF NOT EXISTS
+                # can still collide on PostgreSQL's catalog.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": migrate.PG_LOCK_KEY})
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             self.engine.dispose()
             _configure_schema(self.engine, schema)
@@ -207,8 +211,9 @@ class SqlLedger(Ledger):
         )
 
     # -- writes ------------------------------------------------------------------
+    # Each operation carries the time of the call (not of the flush), first in args.
     def claim(self, job: Job, attempt: int) -> Claim:
-        result: Claim = self._writer.call(_CLAIM, job, attempt)
+        result: Claim = self._writer.call(_CLAIM, self.clock(), job, attempt)
         return result
 
     def record(
@@ -222,24 +227,26 @@ class SqlLedger(Ledger):
         reason: str | None = None,
         template_version: str | None = None,
     ) -> None:
-        self._writer.call(
-            _RECORD, job, status, attempt, provider, message_id, reason, template_version
-        )
+        self._writer.call(_RECORD, self.clock(), job, status, attempt, provider, message_id,
+                          reason, template_version)
 
     def record_event(
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
     ) -> None:
         """Queued, not awaited: the router must not wait for a row that only ``trace``
-        reads (it is written with the next batch; a failure is logged)."""
+        reads (it is written with the next batch, before any later claim or record of
+        this ledger returns; a failure is logged)."""
         fields = event_fields(event)
         if not fields["id"]:
             return
-        self._writer.submit(_EVENT, fields, status, reason).add_done_callback(_log_failure)
+        future = self._writer.submit(_EVENT, self.clock(), fields, status, reason)
+        future.add_done_callback(_log_failure)
 
     def resolve_stale(
         self, notice: NoticeRecord, status: str, *, reason: str | None = None
     ) -> bool:
-        moved: bool = self._writer.call(_CALL, self._resolve_stale, notice, status, reason)
+        moved: bool = self._writer.call(
+            _CALL, self.clock(), self._resolve_stale, notice, status, reason)
         return moved
 
     def close(self) -> None:
@@ -249,113 +256,100 @@ class SqlLedger(Ledger):
     # -- the batch applier (writer thread, inside one transaction) ---------------
     def _apply(self, conn: Connection, ops: Sequence[Op]) -> list[Any]:
         results: list[Any] = []
-        now = self.clock()
         for run in _runs(ops):
             kind = run[0].kind
             if kind == _CLAIM:
-                results.extend(self._apply_claims(conn, run, now))
+                results.extend(self._apply_claims(conn, run))
             elif kind == _RECORD:
-                results.extend(self._apply_records(conn, run, now))
+                results.extend(self._apply_records(conn, run))
             elif kind == _EVENT:
-                results.extend(self._apply_events(conn, run, now))
+                results.extend(self._apply_events(conn, run))
             else:
-                results.extend(op.args[0](conn, *op.args[1:], now=now) for op in run)
+                results.extend(op.args[1](conn, op.args[0], *op.args[2:]) for op in run)
         return results
 
-    def _new_rows(self, jobs: Sequence[Job], now: datetime, **values: Any) -> list[dict[str, Any]]:
-        rows = []
-        for job in jobs:
-            row = self.notice_fields(job)
-            row.update(
-                template_version=None, provider=None, provider_message_id=None,
-                created_at=now, updated_at=now, claimed_at=None, owner=None,
-            )
-            row.update(values)
-            rows.append(row)
-        return rows
+    def _new_row(self, job: Job, at: datetime, **values: Any) -> dict[str, Any]:
+        row = self.notice_fields(job)
+        row.update(
+            template_version=None, provider=None, provider_message_id=None,
+            created_at=at, updated_at=at, claimed_at=None, owner=None,
+        )
+        row.update(values)
+        return row
 
-    def _apply_claims(self, conn: Connection, run: Sequence[Op], now: datetime) -> list[Claim]:
-        jobs = {op.args[0].notification_id: op.args for op in run}
-        rows = []
-        for key in sorted(jobs):
-            job, attempt = jobs[key]
-            (row,) = self._new_rows(
-                [job], now, status=SENDING, attempts=attempt, claimed_at=now, owner=self.owner
-            )
-            rows.append(row)
+    def _apply_claims(self, conn: Connection, run: Sequence[Op]) -> list[Claim]:
+        rows = sorted(
+            (self._new_row(job, at, status=SENDING, attempts=attempt, claimed_at=at,
+                           owner=self.owner)
+             for at, job, attempt in (op.args for op in run)),
+            key=lambda r: r["id"],
+        )
         taken = set(conn.execute(self._claim_stmt, rows).scalars())
-        others = sorted(set(jobs) - taken)
+        others = sorted({r["id"] for r in rows} - taken)
         current: dict[str, str] = {}
         if others:
-            current = dict(
-                conn.execute(
-                    select(notices.c.id, notices.c.status).where(notices.c.id.in_(others))
-                ).all()
-            )
+            current = {key: status for key, status in conn.execute(
+                select(notices.c.id, notices.c.status).where(notices.c.id.in_(others)))}
         if taken:
-            conn.execute(
-                notice_history.insert(),
-                [
-                    {"notification_id": op.args[0].notification_id, "status": SENDING,
-                     "at": now, "attempt": op.args[1], "reason": None, "provider": None}
-                    for op in run
-                    if op.args[0].notification_id in taken
-                ],
-            )
+            conn.execute(notice_history.insert(), [
+                {"notification_id": job.notification_id, "status": SENDING, "at": at,
+                 "attempt": attempt, "reason": None, "provider": None}
+                for at, job, attempt in (op.args for op in run)
+                if job.notification_id in taken
+            ])
         claims = []
         for op in run:
-            key = op.args[0].notification_id
+            key = op.args[1].notification_id
             if key in taken:
                 claims.append(Claim(ClaimState.NEW))
-            else:
-                status = current.get(key, SENDING)
-                state = ClaimState.BUSY if status == SENDING or status in RESENDABLE \
-                    else ClaimState.DONE
-                claims.append(Claim(state, status))
+                continue
+            status = current.get(key, SENDING)
+            # Not taken but re-sendable: changed under us by another process: BUSY.
+            busy = status == SENDING or status in RESENDABLE
+            claims.append(Claim(ClaimState.BUSY if busy else ClaimState.DONE, status))
         return claims
 
-    def _apply_records(self, conn: Connection, run: Sequence[Op], now: datetime) -> list[None]:
+    def _apply_records(self, conn: Connection, run: Sequence[Op]) -> list[None]:
         rows = []
         history = []
-        for op in run:
-            job, status, attempt, provider, message_id, reason, version = op.args
-            (row,) = self._new_rows(
-                [job], now, status=status, attempts=attempt, provider=provider,
+        for at, job, status, attempt, provider, message_id, reason, version in (
+                op.args for op in run):
+            sending = status == SENDING
+            rows.append(self._new_row(
+                job, at, status=status, attempts=attempt, provider=provider,
                 provider_message_id=message_id, template_version=version,
-                claimed_at=now if status == SENDING else None,
-                owner=self.owner if status == SENDING else None,
-            )
-            rows.append(row)
+                claimed_at=at if sending else None, owner=self.owner if sending else None,
+            ))
             history.append({"notification_id": job.notification_id, "status": status,
-                            "at": now, "attempt": attempt, "reason": reason,
+                            "at": at, "attempt": attempt, "reason": reason,
                             "provider": provider})
         rows.sort(key=lambda r: r["id"])
         conn.execute(self._record_stmt, rows)
         conn.execute(notice_history.insert(), history)
         return [None] * len(run)
 
-    def _apply_events(self, conn: Connection, run: Sequence[Op], now: datetime) -> list[None]:
+    def _apply_events(self, conn: Connection, run: Sequence[Op]) -> list[None]:
         rows = sorted(
-            ({**fields, "received_at": now, "status": status, "reason": reason}
-             for fields, status, reason in (op.args for op in run)),
+            ({**fields, "received_at": at, "status": status, "reason": reason}
+             for at, fields, status, reason in (op.args for op in run)),
             key=lambda r: r["id"],
         )
         conn.execute(self._event_stmt, rows)
         return [None] * len(run)
 
     def _resolve_stale(
-        self, conn: Connection, notice: NoticeRecord, status: str, reason: str | None, *,
-        now: datetime,
+        self, conn: Connection, at: datetime, notice: NoticeRecord, status: str,
+        reason: str | None,
     ) -> bool:
         moved = conn.execute(
             update(notices)
             .where(and_(notices.c.id == notice.id, notices.c.status == SENDING,
                         notices.c.claimed_at == notice.claimed_at))
-            .values(status=status, updated_at=now, claimed_at=None)
+            .values(status=status, updated_at=at, claimed_at=None)
         ).rowcount
         if moved:
             conn.execute(notice_history.insert(), [{
-                "notification_id": notice.id, "status": status, "at": now,
+                "notification_id": notice.id, "status": status, "at": at,
                 "attempt": notice.attempts, "reason": reason, "provider": None,
             }])
         return bool(moved)
@@ -482,7 +476,7 @@ def _runs(ops: Sequence[Op]) -> list[list[Op]]:
 
 def _key(op: Op) -> str:
     if op.kind in (_CLAIM, _RECORD):
-        return str(op.args[0].notification_id)
+        return str(op.args[1].notification_id)
     if op.kind == _EVENT:
-        return str(op.args[0]["id"])
+        return str(op.args[1]["id"])
     return ""
