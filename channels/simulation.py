@@ -3,14 +3,18 @@
 Operators smoke-test a production hub with these, and tests exercise retries and the
 parking lot with them. A reserved address is recognised by the channel's address alone:
 
-============================  ==========================================  ==================
-outcome                       phone (sms, 알림톡)                          e-mail / push token
-============================  ==========================================  ==================
-accepted                      ``010-0000-0000``                           ``success@simulator.invalid`` / ``sim:success``
-transient N times, then ok    ``010-0000-100N`` (N = 1..9)                ``transient-N@simulator.invalid`` / ``sim:transient-N``
-always transient              ``010-0000-3000``                           ``transient@simulator.invalid`` / ``sim:transient``
-permanent                     ``010-0000-2000``                           ``permanent@simulator.invalid`` / ``sim:permanent``
-============================  ==========================================  ==================
+================================  =====================  ==================================
+outcome                           phone (sms, 알림톡)      e-mail (push token)
+================================  =====================  ==================================
+accepted                          ``010-0000-0000``      ``success@simulator.invalid``
+                                                         (``sim:success``)
+transient N times, then accepted  ``010-0000-100N``      ``transient-N@simulator.invalid``
+                                  (N = 1..9)             (``sim:transient-N``)
+always transient                  ``010-0000-3000``      ``transient@simulator.invalid``
+                                                         (``sim:transient``)
+permanent                         ``010-0000-2000``      ``permanent@simulator.invalid``
+                                                         (``sim:permanent``)
+================================  =====================  ==================================
 
 ``.invalid`` is reserved by RFC 2606 and ``010-0000-xxxx`` is never assigned, so no real
 citizen can be reached by mistake. "N times" is counted per notification and process.

@@ -104,7 +104,9 @@ def _field(name: str) -> str:
 def validate(obj: Any) -> None:
     """Raise :class:`EventRejected` unless ``obj`` is a valid case event."""
     if not isinstance(obj, dict):
-        raise EventRejected("not_an_object", f"the event must be a JSON object, not {type(obj).__name__}")
+        raise EventRejected(
+            "not_an_object", f"the event must be a JSON object, not {type(obj).__name__}"
+        )
     etype = obj.get("type")
     if isinstance(etype, str) and etype not in EVENT_TYPES:
         raise EventRejected(
@@ -113,10 +115,11 @@ def validate(obj: Any) -> None:
     try:
         _validator()(obj)
     except fastjsonschema.JsonSchemaValueException as exc:
-        where = _field(exc.name)
+        name = exc.name or "data"
+        where = _field(name)
         what = exc.message
-        if what.startswith(exc.name + " "):
-            what = what[len(exc.name) + 1 :]
+        if what.startswith(name + " "):
+            what = what[len(name) + 1 :]
         raise EventRejected("invalid", f"{where}: {what}") from None
 
 

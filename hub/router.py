@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from hub import metrics
 from hub.consumer import Publish, Settlement, Stage
@@ -26,10 +26,15 @@ REASON_CODE = "x-hub-reason-code"
 REJECTED_AT = "x-hub-rejected-at"
 
 
-class EventSink:
-    """Where the router notes each event for ``trace``. Does nothing by default;
-    must not block (the ledger queues the write)."""
+class EventSink(Protocol):
+    """Where the router notes each event for ``trace`` (the ledger). Must not block:
+    the ledger queues the write."""
 
+    def record_event(self, event: Mapping[str, Any], *, status: str = "routed",
+                     reason: str | None = None) -> None: ...
+
+
+class _NoSink:
     def record_event(self, event: Mapping[str, Any], *, status: str = "routed",
                      reason: str | None = None) -> None:
         return None
@@ -50,7 +55,7 @@ class Router(Stage):
         self.rules = rules
         self.address_fields = dict(address_fields)
         self.max_event_bytes = max_event_bytes
-        self.sink = sink or EventSink()
+        self.sink: EventSink = sink or _NoSink()
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def route(self, body: bytes) -> list[Publish]:

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hub.events import CaseEvent, EVENT_TYPES
+from hub.events import EVENT_TYPES, CaseEvent
 from hub.jobs import Job, Recipient, notification_id
 from hub.topology import parse_duration
 
@@ -44,7 +44,9 @@ class Rules:
     def for_event(self, event_type: str) -> tuple[Rule, ...]:
         return self.by_event.get(event_type, ())
 
-    def jobs(self, event: CaseEvent, address_fields: Mapping[str, str]) -> Iterator[tuple[Job, Rule]]:
+    def jobs(
+        self, event: CaseEvent, address_fields: Mapping[str, str]
+    ) -> Iterator[tuple[Job, Rule]]:
         """Every notification job the event calls for, one per (recipient, channel).
 
         ``address_fields`` maps each channel the hub runs to its recipient field.
@@ -64,8 +66,11 @@ class Rules:
                     address = str(person.get(field) or "")
                     fields = {k: v for k, v in person.items() if k != "channels"}
                     recipient = Recipient(
-                        role=rule.recipient, key=key, name=person.get("name"),
-                        address=address, fields=fields,
+                        role=rule.recipient,
+                        key=key,
+                        name=person.get("name"),
+                        address=address,
+                        fields=fields,
                     )
                     job = Job(
                         notification_id=notification_id(event.id, key, channel),
@@ -85,7 +90,9 @@ class Rules:
                     yield job, rule
 
 
-def _people(data: Mapping[str, Any], path: str, role: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _people(
+    data: Mapping[str, Any], path: str, role: str
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
     node: Any = data
     for part in path.split("."):
         if not isinstance(node, Mapping) or part not in node:
@@ -113,26 +120,40 @@ def parse_rules(raw: Mapping[str, Any], *, source: str = "rules") -> Rules:
         if recipient not in recipients:
             raise RulesError(f"{where}: recipient {recipient!r} is not in [recipients]")
         channels = entry.get("channels")
-        if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
+        if (
+            not isinstance(channels, list)
+            or not channels
+            or not all(isinstance(c, str) for c in channels)
+        ):
             raise RulesError(f"{where}: channels must be a non-empty list of channel names")
         try:
             delay = parse_duration(entry.get("delay", 0))
         except ValueError as exc:
             raise RulesError(f"{where}: {exc}") from None
-        unknown = set(entry) - {"event", "recipient", "channels", "template", "critical",
-                                "quiet_hours", "delay", "name"}
+        unknown = set(entry) - {
+            "event",
+            "recipient",
+            "channels",
+            "template",
+            "critical",
+            "quiet_hours",
+            "delay",
+            "name",
+        }
         if unknown:
             raise RulesError(f"{where}: unknown keys {sorted(unknown)}")
-        by_event[event].append(Rule(
-            name=str(entry.get("name") or f"{event}:{recipient}"),
-            event=event,
-            recipient=recipient,
-            channels=tuple(channels),
-            template=str(entry.get("template") or event),
-            critical=bool(entry.get("critical", False)),
-            quiet_hours=bool(entry.get("quiet_hours", True)),
-            delay=delay,
-        ))
+        by_event[event].append(
+            Rule(
+                name=str(entry.get("name") or f"{event}:{recipient}"),
+                event=event,
+                recipient=recipient,
+                channels=tuple(channels),
+                template=str(entry.get("template") or event),
+                critical=bool(entry.get("critical", False)),
+                quiet_hours=bool(entry.get("quiet_hours", True)),
+                delay=delay,
+            )
+        )
     return Rules(recipients, {k: tuple(v) for k, v in by_event.items()})
 
 

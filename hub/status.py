@@ -58,9 +58,10 @@ def status_event(
         "template_version": template_version,
         "retry_at": retry_at,
     }
+    event_id = str(uuid.uuid5(_NS, f"{job.notification_id}|{status}|{attempt}"))
     event = {
         "specversion": "1.0",
-        "id": str(uuid.uuid5(_NS, f"{job.notification_id}|{status}|{attempt}")),
+        "id": event_id,
         "source": f"{SOURCE}/{job.channel}",
         "type": f"notification.{status}",
         "time": now.isoformat(timespec="milliseconds"),
@@ -72,7 +73,7 @@ def status_event(
         exchange=STATUS_EXCHANGE,
         routing_key=f"notification.{status}",
         body=json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode(),
-        message_id=event["id"],
+        message_id=event_id,
         mandatory=False,  # nobody may be listening; that is fine
         content_type="application/cloudevents+json",
     )

@@ -157,8 +157,13 @@ class Topology:
 
     def parking_queues(self) -> list[Queue]:
         return [
-            Queue(name, exchange=Exchange(""), routing_key=name, durable=True,
-                  queue_arguments=self._args())
+            Queue(
+                name,
+                exchange=Exchange(""),
+                routing_key=name,
+                durable=True,
+                queue_arguments=self._args(),
+            )
             for name in (DEAD_QUEUE, REJECTED_QUEUE)
         ]
 
@@ -188,20 +193,45 @@ class Topology:
     def definitions(self, vhost: str = "/") -> dict[str, Any]:
         """RabbitMQ definitions (``rabbitmqctl import_definitions`` format)."""
         exchanges = [
-            {"name": e.name, "vhost": vhost, "type": e.type, "durable": True,
-             "auto_delete": False, "internal": False, "arguments": {}}
+            {
+                "name": e.name,
+                "vhost": vhost,
+                "type": e.type,
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            }
             for e in self.exchanges.values()
         ]
         queues, bindings = [], []
         for q in self.queues():
-            queues.append({"name": q.name, "vhost": vhost, "durable": True,
-                           "auto_delete": False, "arguments": q.queue_arguments or {}})
+            queues.append(
+                {
+                    "name": q.name,
+                    "vhost": vhost,
+                    "durable": True,
+                    "auto_delete": False,
+                    "arguments": dict(getattr(q, "queue_arguments", None) or {}),
+                }
+            )
             if q.exchange is not None and q.exchange.name:
-                bindings.append({"source": q.exchange.name, "vhost": vhost,
-                                 "destination": q.name, "destination_type": "queue",
-                                 "routing_key": q.routing_key, "arguments": {}})
-        return {"vhosts": [{"name": vhost}], "exchanges": exchanges, "queues": queues,
-                "bindings": bindings}
+                bindings.append(
+                    {
+                        "source": q.exchange.name,
+                        "vhost": vhost,
+                        "destination": q.name,
+                        "destination_type": "queue",
+                        "routing_key": q.routing_key,
+                        "arguments": {},
+                    }
+                )
+        return {
+            "vhosts": [{"name": vhost}],
+            "exchanges": exchanges,
+            "queues": queues,
+            "bindings": bindings,
+        }
 
 
 def from_config(config: Any, *, quorum_queues: bool = True) -> Topology:

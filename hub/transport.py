@@ -37,7 +37,9 @@ def profile_for(url: str) -> TransportProfile:
     try:
         return PROFILES[ALIASES[scheme]]
     except KeyError:
-        raise ValueError(f"unsupported broker URL scheme {scheme!r} (use amqp:// or memory://)") from None
+        raise ValueError(
+            f"unsupported broker URL scheme {scheme!r} (use amqp:// or memory://)"
+        ) from None
 
 
 def connect(url: str, *, heartbeat: float = 30, connect_timeout: float = 10) -> Connection:

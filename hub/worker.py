@@ -21,12 +21,12 @@ skipped    policy says no (no address for the channel, ...)              notific
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ from hub.jobs import (
     Job,
 )
 from hub.ledger import ClaimState, Ledger
+from hub.policy import Decision
 from hub.retry import RetryPolicy
 from hub.status import status_event
 from hub.templates import Rendered, TemplateError, TemplateStore
@@ -61,22 +62,11 @@ class Sender(Protocol):
     def send(self, message: Message) -> Receipt: ...
 
 
-class Decision(Protocol):
-    action: str  # "send" | "defer" | "skip"
-    until: datetime | None
-    reason: str | None
-
-
 class DeliveryPolicy(Protocol):
+    """hub.policy.Policy: quiet hours, skips, rate limits."""
+
     def decide(self, job: Job, now: datetime) -> Decision: ...
-    def acquire(self, org: str, channel: str) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Skip:
-    action: str
-    until: datetime | None
-    reason: str | None
+    def acquire(self, org: str, channel: str, max_wait: float | None = None) -> float: ...
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -157,7 +147,7 @@ class ChannelWorker(Stage):
             self._active.add(delivery_tag)
         self._in_flight.inc()
         future = self.pool.submit(self._process_safely, job, headers, delivery_tag)
-        future.add_done_callback(lambda f, tag=delivery_tag: self._on_done(f, tag))
+        future.add_done_callback(functools.partial(self._on_done, tag=delivery_tag))
         return None
 
     def _on_done(self, future: Future[Settlement], tag: Any) -> None:
@@ -241,7 +231,7 @@ class ChannelWorker(Stage):
 
         message = self._message(job, rendered, attempt)
         try:
-            receipt = self.retry.call(lambda: self.sender.send(message))
+            receipt: Receipt = self.retry.call(lambda: self.sender.send(message))
         except SendError as exc:
             return self._failed(job, headers, tag, attempt, exc, rendered.version)
 
@@ -260,15 +250,15 @@ class ChannelWorker(Stage):
     # -- steps ----------------------------------------------------------------------------
     def _decide(self, job: Job, now: datetime) -> Decision:
         if not job.recipient.address:
-            return _Skip("skip", None, f"recipient has no {self.address_field}")
+            return Decision.skip(f"recipient has no {self.address_field}")
         if self.policy is None:
-            return _Skip("send", None, None)
+            return Decision.send()
         decision = self.policy.decide(job, now)
         if decision.action != "send":
             return decision
-        wait = self.policy.acquire(job.org, self.channel)
+        wait = self.policy.acquire(job.org, self.channel, self.MAX_RATE_WAIT)
         if wait > self.MAX_RATE_WAIT:
-            return _Skip("defer", now + timedelta(seconds=wait), "rate limit")
+            return Decision.defer(now + timedelta(seconds=wait), "rate limit")
         if wait > 0:
             time.sleep(wait)
         return decision

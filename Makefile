@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create the virtual
+# environment and install what they need themselves.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint unit integration check bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/minwon-hub demo
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+check: $(BIN)/.installed
+	$(BIN)/minwon-hub templates check
+
+test: $(BIN)/.installed
+	bash scripts/ensure-services.sh
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/minwon-hub templates check > /dev/null
+	$(BIN)/pytest
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest tests/unit
+
+integration: $(BIN)/.installed
+	bash scripts/ensure-services.sh
+	$(BIN)/pytest -m integration
+
+bench: $(BIN)/.installed
+	bash scripts/ensure-services.sh
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) outbox minwon-ledger.db* .pytest_cache .mypy_cache .ruff_cache
