@@ -1,0 +1,147 @@
+"""`minwon-hub templates check` and `minwon-hub templates preview`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+
+ROOT = Path(__file__).resolve().parents[2] / "templates"
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped templates, named by MINWON__TEMPLATES__DIR."""
+    copy = tmp_path / "templates"
+    shutil.copytree(ROOT, copy)
+    monkeypatch.delenv("MINWON_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINWON__TEMPLATES__DIR", str(copy))
+    monkeypatch.setenv("MINWON__ORGS__GUMI__NAME", "구미시")
+    monkeypatch.setenv("MINWON__ORGS__GUMI__CALLCENTER", "054-480-2114")
+    return copy
+
+
+def test_check_passes_over_the_shipped_templates(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["templates", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "34 templates: 34 ok, 0 with errors" in out
+    line = next(x for x in out.splitlines() if "case.received/sms.j2" in x)
+    # ok, version, kind, bytes, samples and unsafe characters on one line
+    assert line.startswith("ok ")
+    assert " SMS " in line and " bytes " in line and "3 samples" in line
+    assert line.endswith("unsafe: none")
+
+
+def test_check_fails_on_a_literal_unsafe_character(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = folder / "case.received" / "sms.j2"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("접수되었습니다.", "접수😀"), encoding="utf-8"
+    )
+    assert main(["templates", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR  case.received/sms.j2" in out
+    assert "U+1F600" in out and "in template: 😀" in out
+
+
+def test_check_reports_each_kind_of_problem(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a syntax error, a sample the template fails, a stray file and a missing channel
+    (folder / "case.progress" / "push.j2").write_text("{% block title %}{{ x {% endblock %}")
+    sample = json.loads((folder / "case.answered/samples/full.json").read_text("utf-8"))
+    sample["data"]["answer"] = {"summary": "가" * 1200}
+    (folder / "case.answered/samples/huge.json").write_text(json.dumps(sample))
+    (folder / "stray.j2").write_text("x")
+    (folder / "case.flagged" / "email.j2").unlink()
+    # When the check runs / Then it fails and names each
+    assert main(["templates", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR  case.progress/push.j2" in out and "line 1" in out
+    assert "case.answered/samples/huge.json (citizen): SMS body is" in out
+    assert "ERROR  stray.j2: not where templates go" in out
+    assert "ERROR  case.flagged/email.j2: missing" in out
+
+
+def test_check_rejects_a_sample_the_hub_would_reject(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = json.loads((folder / "case.received/samples/full.json").read_text("utf-8"))
+    del sample["data"]["case"]["department"]
+    (folder / "case.received/samples/bad.json").write_text(json.dumps(sample))
+    assert main(["templates", "check"]) == 1
+    assert "is not an event the hub accepts" in capsys.readouterr().out
+
+
+def test_preview_sms_prints_kind_bytes_subject_and_body(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["templates", "preview", "case.received", "sms"]) == 0
+    out = capsys.readouterr().out
+    body = "[구미시] 홍길동님 민원이 접수되었습니다. 담당 도로철도과 김담당 054-480-0000"
+    assert f"kind:     SMS, {len(body.encode('cp949'))} bytes (limit 90)" in out
+    assert "subject:  (none: an SMS has no subject)" in out
+    assert f"\n{body}\n" in out
+    assert "template: case.received/sms.j2 (version " in out
+
+
+def test_preview_uses_the_organisation_override_and_its_sample(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = folder / "orgs/gumi/case.answered/samples/urgent.json"
+    assert main(["templates", "preview", "case.answered", "sms", "--sample", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "template: orgs/gumi/case.answered/sms.j2" in out
+    assert "kind:     LMS" in out and "subject:  [구미시] 민원 처리결과" in out
+    assert "통합민원 콜센터 054-480-2114" in out
+    # the same notice for another organisation falls back to the default
+    assert main(["templates", "preview", "case.answered", "sms", "--org", "pohang"]) == 0
+    out = capsys.readouterr().out
+    assert "template: case.answered/sms.j2" in out and "[pohang]" in out
+
+
+def test_preview_email_writes_the_html_and_says_where(
+    folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "mail.html"
+    args = ["templates", "preview", "case.extended", "email", "--html-out", str(target)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "subject:  [구미시] 민원 처리기간이 연장되었습니다 (2026-0001234)" in out
+    assert "새 처리 기한: 2026년 12월 10일(목) 오후 6시" in out
+    assert f"HTML part written to {target.resolve()}" in out
+    html = target.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "<strong>2026년 12월 10일(목) 오후 6시" in html
+
+
+def test_preview_of_a_notice_with_two_recipients_shows_each(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["templates", "preview", "case.assigned", "push"]) == 0
+    out = capsys.readouterr().out
+    assert "to:       citizen 홍길동" in out and "to:       officer 김담당" in out
+    assert main(["templates", "preview", "case.assigned", "push", "--role", "officer"]) == 0
+    assert "citizen" not in capsys.readouterr().out.split("org:")[1]
+
+
+def test_preview_shows_the_file_on_disk_even_when_it_is_broken(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "case.received" / "push.j2").write_text("{% block title %}{{ x {% endblock %}")
+    assert main(["templates", "preview", "case.received", "push"]) == 1
+    assert "case.received/push.j2: line 1" in capsys.readouterr().err
+
+
+def test_preview_of_an_unknown_event_type_says_what_is_missing(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["templates", "preview", "case.nothing", "sms"]) == 1
+    assert "no samples" in capsys.readouterr().err
