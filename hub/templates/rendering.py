@@ -187,9 +187,32 @@ def _describe(exc: Exception) -> str:
     message = str(exc) or name
     if "no loader" in message:
         return "include, import and extends are not available: a template is one file"
-    if name in ("UndefinedError", "ValueError"):
+    if name == "UndefinedError":
+        return _explain_undefined(message)
+    if name == "ValueError":
         return message
     return f"{name}: {message}"
+
+
+_NO_ATTRIBUTE = re.compile(r"^'(?:dict|list|str|int) object' has no attribute '(.+)'$")
+_UNDEFINED = re.compile(r"^'(.+)' is undefined$")
+
+
+def _explain_undefined(message: str) -> str:
+    """Jinja's undefined-variable messages, said the way an editor can act on."""
+    found = _NO_ATTRIBUTE.match(message)
+    if found:
+        return (
+            f"no field '{found.group(1)}' here (misspelt? if the field is optional, "
+            f"write {{% if ... is defined %}} or |default('...'))"
+        )
+    found = _UNDEFINED.match(message)
+    if found:
+        return (
+            f"unknown variable '{found.group(1)}' (templates see event, case, citizen, "
+            "recipient, org and the event's other data fields)"
+        )
+    return message
 
 
 def _render_block(
