@@ -32,8 +32,11 @@ from sqlalchemy import (
     Connection,
     Engine,
     Row,
+    Table,
     and_,
+    bindparam,
     case,
+    column,
     create_engine,
     delete,
     event,
@@ -154,10 +157,17 @@ class SqlLedger(Ledger):
         )
 
     def _prepare_statements(self) -> None:
-        """The three upserts, built once (compiled once, then cached) and executed
-        with many parameter sets: SQLAlchemy's "insertmanyvalues" sends a batch as one
-        multi-row ``INSERT``, and ``RETURNING`` names the claims this batch won."""
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        """The statements, built once (compiled once, then cached), each writing a
+        whole run of a batch in one statement.
+
+        SQLite: executed with many parameter sets; ``RETURNING`` makes SQLAlchemy's
+        "insertmanyvalues" send them as one multi-row ``INSERT`` (and, for claims,
+        names the rows this batch won). PostgreSQL: ``INSERT ... SELECT FROM
+        unnest(array, array, ...)`` with one array per column: the statement text
+        never changes, so psycopg parses it once, where a multi-row ``VALUES`` costs
+        it milliseconds of query parsing per batch (measured: twice the rows/s).
+        """
+        insert = self._bulk_insert
         # No bound IN list: "expanding" parameters cannot be used with executemany.
         resendable = or_(
             *(notices.c.status == literal_column(f"'{s}'") for s in sorted(RESENDABLE))
@@ -201,14 +211,33 @@ class SqlLedger(Ledger):
                 "claimed_at": case((still_sent, null()), else_=excluded.claimed_at),
                 "owner": func.coalesce(excluded.owner, notices.c.owner),
             },
-        )
+        ).returning(notices.c.id)
 
         event_insert = insert(events)
         self._event_stmt = event_insert.on_conflict_do_update(
             index_elements=[events.c.id],
             set_={"status": event_insert.excluded.status,
                   "reason": event_insert.excluded.reason},
-        )
+        ).returning(events.c.id)
+        self._history_stmt = insert(notice_history).returning(notice_history.c.id)
+
+    def _bulk_insert(self, table: Table) -> Any:
+        """An INSERT of many rows in one statement: see :meth:`_prepare_statements`."""
+        if self.dialect != "postgresql":
+            return sqlite.insert(table)
+        cols = [c for c in table.c if not (c.primary_key and c.autoincrement is True)]
+        names: list[Any] = [column(f"c{i}") for i in range(len(cols))]
+        arrays = func.unnest(
+            *(bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in cols)
+        ).table_valued(*names).render_derived(name="batch")
+        return postgresql.insert(table).from_select(
+            [c.name for c in cols], select(*names).select_from(arrays))
+
+    def _execute(self, conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> Any:
+        """Run a bulk statement over ``rows`` (PostgreSQL: as one array per column)."""
+        if self.dialect == "postgresql":
+            return conn.execute(stmt, {key: [r[key] for r in rows] for key in rows[0]})
+        return conn.execute(stmt, rows)
 
     # -- writes ------------------------------------------------------------------
     # Each operation carries the time of the call (not of the flush), first in args.
@@ -255,17 +284,20 @@ class SqlLedger(Ledger):
 
     # -- the batch applier (writer thread, inside one transaction) ---------------
     def _apply(self, conn: Connection, ops: Sequence[Op]) -> list[Any]:
-        results: list[Any] = []
+        results: list[Any] = [None] * len(ops)
         for run in _runs(ops):
-            kind = run[0].kind
+            batch = [op for _, op in run]
+            kind = batch[0].kind
             if kind == _CLAIM:
-                results.extend(self._apply_claims(conn, run))
+                outcome: list[Any] = self._apply_claims(conn, batch)
             elif kind == _RECORD:
-                results.extend(self._apply_records(conn, run))
+                outcome = self._apply_records(conn, batch)
             elif kind == _EVENT:
-                results.extend(self._apply_events(conn, run))
+                outcome = self._apply_events(conn, batch)
             else:
-                results.extend(op.args[1](conn, op.args[0], *op.args[2:]) for op in run)
+                outcome = [op.args[1](conn, op.args[0], *op.args[2:]) for op in batch]
+            for (index, _), result in zip(run, outcome, strict=True):
+                results[index] = result
         return results
 
     def _new_row(self, job: Job, at: datetime, **values: Any) -> dict[str, Any]:
@@ -284,14 +316,14 @@ class SqlLedger(Ledger):
              for at, job, attempt in (op.args for op in run)),
             key=lambda r: r["id"],
         )
-        taken = set(conn.execute(self._claim_stmt, rows).scalars())
+        taken = set(self._execute(conn, self._claim_stmt, rows).scalars())
         others = sorted({r["id"] for r in rows} - taken)
         current: dict[str, str] = {}
         if others:
             current = {key: status for key, status in conn.execute(
                 select(notices.c.id, notices.c.status).where(notices.c.id.in_(others)))}
         if taken:
-            conn.execute(notice_history.insert(), [
+            self._execute(conn, self._history_stmt, [
                 {"notification_id": job.notification_id, "status": SENDING, "at": at,
                  "attempt": attempt, "reason": None, "provider": None}
                 for at, job, attempt in (op.args for op in run)
@@ -324,8 +356,8 @@ class SqlLedger(Ledger):
                             "at": at, "attempt": attempt, "reason": reason,
                             "provider": provider})
         rows.sort(key=lambda r: r["id"])
-        conn.execute(self._record_stmt, rows)
-        conn.execute(notice_history.insert(), history)
+        self._execute(conn, self._record_stmt, rows)
+        self._execute(conn, self._history_stmt, history)
         return [None] * len(run)
 
     def _apply_events(self, conn: Connection, run: Sequence[Op]) -> list[None]:
@@ -334,7 +366,7 @@ class SqlLedger(Ledger):
              for at, fields, status, reason in (op.args for op in run)),
             key=lambda r: r["id"],
         )
-        conn.execute(self._event_stmt, rows)
+        self._execute(conn, self._event_stmt, rows)
         return [None] * len(run)
 
     def _resolve_stale(
@@ -348,7 +380,7 @@ class SqlLedger(Ledger):
             .values(status=status, updated_at=at, claimed_at=None)
         ).rowcount
         if moved:
-            conn.execute(notice_history.insert(), [{
+            self._execute(conn, self._history_stmt, [{
                 "notification_id": notice.id, "status": status, "at": at,
                 "attempt": notice.attempts, "reason": reason, "provider": None,
             }])
@@ -457,20 +489,33 @@ def _log_failure(future: Future[Any]) -> None:
         log.warning("ledger event write failed: %s", exc)
 
 
-def _runs(ops: Sequence[Op]) -> list[list[Op]]:
-    """Split a batch, keeping its order, into runs of one kind with each notice (or
-    event) at most once per run: one statement per run, and a later operation on the
-    same notice sees the earlier one's effect."""
-    runs: list[list[Op]] = []
-    keys: set[str] = set()
-    for op in ops:
-        key = _key(op)
-        if runs and runs[-1][0].kind == op.kind and op.kind != _CALL and key not in keys:
-            runs[-1].append(op)
+def _runs(ops: Sequence[Op]) -> list[list[tuple[int, Op]]]:
+    """Group a batch into runs, one statement each, with their positions in the batch.
+
+    Operations on different notices are independent and may be reordered; those on
+    the same notice (or event) keep their order. So each operation gets a *phase*:
+    how many earlier operations in the batch share its key. Phases run in order;
+    within a phase, operations group by kind (claims, records, events; calls one by
+    one), each key at most once per run. A typical batch, where every notice appears
+    once, is one phase: two statements for its claims, two for its records, one for
+    its events, whatever their interleaving.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    phases: dict[int, dict[str, list[tuple[int, Op]]]] = {}
+    calls: dict[int, list[tuple[int, Op]]] = {}
+    for index, op in enumerate(ops):
+        key = ("notice" if op.kind != _EVENT else "event", _key(op))
+        phase = seen.get(key, 0)
+        seen[key] = phase + 1
+        if op.kind == _CALL:
+            calls.setdefault(phase, []).append((index, op))
         else:
-            runs.append([op])
-            keys = set()
-        keys.add(key)
+            phases.setdefault(phase, {}).setdefault(op.kind, []).append((index, op))
+    runs: list[list[tuple[int, Op]]] = []
+    for phase in sorted(set(phases) | set(calls)):
+        by_kind = phases.get(phase, {})
+        runs += [by_kind[kind] for kind in (_CLAIM, _RECORD, _EVENT) if kind in by_kind]
+        runs += [[call] for call in calls.get(phase, [])]
     return runs
 
 
@@ -479,4 +524,4 @@ def _key(op: Op) -> str:
         return str(op.args[1].notification_id)
     if op.kind == _EVENT:
         return str(op.args[1]["id"])
-    return ""
+    return str(op.args[2].id)  # a call on a notice (resolve_stale)
