@@ -30,6 +30,7 @@ import holidays as holidays_lib
 import phonenumbers
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
+from jinja2 import Undefined, UndefinedError
 
 from hub import masking
 
@@ -184,12 +185,21 @@ def josa(word: Any, particle: str) -> str:
 # --------------------------------------------------------------------------- dates
 
 
+def _defined(value: Any) -> None:
+    """Raise the template's undefined-variable error for an undefined value, so
+    that a filter given a missing field names the field rather than its type."""
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises UndefinedError naming the missing field
+        raise UndefinedError("a value is undefined")
+
+
 def to_seoul(value: Any) -> datetime:
     """A datetime in Asia/Seoul from a datetime, a date or an ISO 8601 string.
 
     An aware value is converted; a naive one is taken as Seoul time already; a
     plain date is midnight in Seoul.
     """
+    _defined(value)
     if isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):
@@ -305,6 +315,7 @@ def mask_phone(value: Any) -> str:
 
 def won(value: Any) -> str:
     """1000 → ``1,000원``; strings of digits are read as numbers."""
+    _defined(value)
     if isinstance(value, bool):
         raise ValueError("won: a number is needed, not true/false")
     try:
@@ -362,6 +373,7 @@ def business_days_filter(calendar: WorkingCalendar) -> Callable[[Any, int], date
     as a Seoul time of day) plus N working days."""
 
     def business_days(value: Any, days: int) -> date | datetime:
+        _defined(value)
         if isinstance(value, date) and not isinstance(value, datetime):
             return calendar.add(value, int(days))
         moment = to_seoul(value)

@@ -135,3 +135,9 @@ def test_html_is_escaped_in_the_html_part_only() -> None:
 def test_a_filter_error_is_a_template_error() -> None:
     with pytest.raises(TemplateError, match="won"):
         render("{{ case.title|won }}")
+
+
+@pytest.mark.parametrize("filtered", ["kdate", "business_days(3)", "won", "phone", "mask_name"])
+def test_a_missing_field_given_to_a_filter_is_named(filtered: str) -> None:
+    with pytest.raises(TemplateError, match="no field 'due_at'"):
+        render(f"{{{{ case.due_at|{filtered} }}}}")
