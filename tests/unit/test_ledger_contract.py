@@ -359,6 +359,28 @@ class LedgerContract:
         assert [s.resolved for s in stale] == ["sent"]
         assert ledger.claim(job, 2).state is ClaimState.DONE
 
+    def test_a_sweeper_may_be_given_its_own_lookup_and_channels(
+        self, ledger: Ledger, clock: FakeClock
+    ) -> None:
+        # Given stale claims on sms and e-mail, and a worker process that sends sms only
+        sms, mail = make_job(1), make_job(2, channel="email", address="hong@example.kr")
+        ledger.claim(sms, 1)
+        ledger.claim(mail, 1)
+        clock.advance(seconds=600)
+        asked: list[str] = []
+
+        def lookup(notice: NoticeRecord) -> str | None:
+            asked.append(notice.channel)
+            return None
+
+        # When its sweeper runs
+        stale = Sweeper(ledger, 300, lookup=lookup, channels=["sms"]).run_once(clock.now)
+        # Then it asks its own provider about its own channel only
+        assert asked == ["sms"]
+        assert [(s.notification_id, s.resolved) for s in stale] == [("notice-1", "retrying")]
+        notice = ledger.notice("notice-2")
+        assert notice is not None and notice.status == "sending"
+
     def test_resolving_a_renewed_claim_does_nothing(self, ledger: Ledger,
                                                     clock: FakeClock) -> None:
         # Given the sweeper's snapshot of a stale claim

@@ -230,3 +230,53 @@ def test_ledger_from_config_falls_back_to_the_dev_key_with_a_warning(
         assert "MINWON__LEDGER__HASH_KEY" in caplog.text
     finally:
         ledger.close()
+
+
+# -- ordering inside one batch ----------------------------------------------------------
+def test_operations_on_one_notice_keep_their_order_inside_a_batch(tmp_path: Path) -> None:
+    from hub.ledger.base import utcnow
+    from hub.ledger.writer import Op
+
+    # Given one batch that claims a notice, records it sent, claims it again, and
+    # claims a second notice, interleaved
+    ledger = open_ledger(_url(tmp_path), hash_key=KEY)
+    assert isinstance(ledger, SqlLedger)
+    one, two = make_job(1), make_job(2)
+    batch = [
+        Op("claim", (utcnow(), one, 1)),
+        Op("record", (utcnow(), one, "sent", 1, "outbox", "m-1", None, None)),
+        Op("claim", (utcnow(), two, 1)),
+        Op("claim", (utcnow(), one, 2)),
+    ]
+    # When the writer commits it as one transaction
+    ledger._writer._flush(batch)
+    # Then each caller gets the answer it would have had one by one
+    results = [op.future.result(5) for op in batch]
+    assert [getattr(r, "state", None) for r in results] == [
+        ClaimState.NEW, None, ClaimState.NEW, ClaimState.DONE]
+    notice = ledger.notice("notice-1")
+    assert notice is not None
+    assert [h.status for h in notice.history] == ["sending", "sent"]
+    ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("kinds_and_keys", "expected"),
+    [
+        # every notice once: one run per kind, whatever the interleaving
+        ([("claim", 1), ("record", 2), ("claim", 3), ("record", 4)],
+         [[0, 2], [1, 3]]),
+        # a notice twice: its second operation waits for the next phase
+        ([("claim", 1), ("record", 1), ("claim", 2)], [[0, 2], [1]]),
+        ([("claim", 1), ("claim", 1), ("claim", 1)], [[0], [1], [2]]),
+    ],
+)
+def test_batches_group_by_phase_then_kind(
+    kinds_and_keys: list[tuple[str, int]], expected: list[list[int]]
+) -> None:
+    from hub.ledger.base import utcnow
+    from hub.ledger.sql import _runs
+    from hub.ledger.writer import Op
+
+    ops = [Op(kind, (utcnow(), make_job(key), 1)) for kind, key in kinds_and_keys]
+    assert [[index for index, _ in run] for run in _runs(ops)] == expected
