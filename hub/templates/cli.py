@@ -9,7 +9,9 @@ from ``[orgs.<key>]``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -38,7 +40,7 @@ def add_parser(subparsers: Any) -> None:
         help="render every template against every sample; exit 1 on any error",
     )
     check.add_argument("--dir", help="templates folder (default: [templates] dir)")
-    check.set_defaults(func=cmd_check)
+    check.set_defaults(func=_quiet_pipe(cmd_check))
 
     preview = sub.add_parser("preview", help="show exactly what a recipient receives for a sample")
     preview.add_argument("event_type", metavar="EVENT_TYPE", help="e.g. case.received")
@@ -52,7 +54,23 @@ def add_parser(subparsers: Any) -> None:
     )
     preview.add_argument("--html-out", help="where the e-mail's HTML goes (default: a temp file)")
     preview.add_argument("--dir", help="templates folder (default: [templates] dir)")
-    preview.set_defaults(func=cmd_preview)
+    preview.set_defaults(func=_quiet_pipe(cmd_preview))
+
+
+def _quiet_pipe(command: Any) -> Any:
+    """``templates check | head`` ends quietly instead of with a traceback."""
+
+    @functools.wraps(command)
+    def run(config: Any, args: argparse.Namespace) -> int:
+        try:
+            result: int = command(config, args)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        return result
+
+    return run
 
 
 # ---------------------------------------------------------------------- configuration
