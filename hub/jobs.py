@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 ATTEMPT = "x-hub-attempt"
@@ -67,7 +67,24 @@ class Job:
     quiet_hours: bool = True
 
     def encode(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+        r = self.recipient
+        obj = {
+            "notification_id": self.notification_id,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "case_id": self.case_id,
+            "org": self.org,
+            "channel": self.channel,
+            "template": self.template,
+            "critical": self.critical,
+            "recipient": {"role": r.role, "key": r.key, "name": r.name, "address": r.address,
+                          "fields": r.fields},
+            "event": self.event,
+            "data": self.data,
+            "rule": self.rule,
+            "quiet_hours": self.quiet_hours,
+        }
+        return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, body: bytes | str) -> Job:

@@ -9,6 +9,7 @@ are counted in ``x-hub-attempt``; after ``max_attempts`` the job is parked.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -40,11 +41,15 @@ class RetryPolicy:
 
     def call(self, fn: Callable[[], T]) -> T:
         """Call ``fn``, retrying :class:`TransientError` ``quick_retries`` times."""
-        if self.quick_retries <= 0:
-            return fn()
+        try:
+            return fn()  # the common case pays nothing for the retry machinery
+        except TransientError:
+            if self.quick_retries <= 0:
+                raise
+        time.sleep(self.quick_wait)
         retrying = Retrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self.quick_retries + 1),
+            stop=stop_after_attempt(self.quick_retries),
             wait=wait_exponential(multiplier=self.quick_wait, max=self.quick_wait * 8),
             reraise=True,
         )

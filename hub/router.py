@@ -61,7 +61,7 @@ class Router(Stage):
     def route(self, body: bytes) -> list[Publish]:
         """The publishes one event calls for; raises :class:`EventRejected`."""
         event = parse_event(body, max_bytes=self.max_event_bytes)
-        metrics.EVENTS_RECEIVED.labels(event.type, event.source).inc()
+        metrics.child(metrics.EVENTS_RECEIVED, event.type, event.source).inc()
         now = self.clock()
         publishes = []
         for job, rule in self.rules.jobs(event, self.address_fields):
@@ -72,7 +72,7 @@ class Router(Stage):
                 exchange=NOTIFY_EXCHANGE, routing_key=job.channel, body=job.encode(),
                 headers=headers, message_id=job.notification_id,
             ))
-            metrics.NOTICES_ROUTED.labels(job.channel).inc()
+            metrics.child(metrics.NOTICES_ROUTED, job.channel).inc()
         if not publishes:
             log.warning("event %s (%s) calls for no notice", event.id, event.type)
         self.sink.record_event(event.raw, status="routed")
@@ -86,7 +86,7 @@ class Router(Stage):
             return Settlement(delivery_tag, [self.rejection(body, headers, exc)])
 
     def rejection(self, body: bytes, headers: Mapping[str, Any], exc: EventRejected) -> Publish:
-        metrics.EVENTS_REJECTED.labels(exc.code).inc()
+        metrics.child(metrics.EVENTS_REJECTED, exc.code).inc()
         log.warning("event rejected: %s", exc)
         keep = {k: v for k, v in headers.items() if not k.startswith("x-hub-")}
         keep.update({

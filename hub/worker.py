@@ -113,7 +113,7 @@ class ChannelWorker(Stage):
         self.pool: ThreadPoolExecutor | None = None
         self._active: set[Any] = set()
         self._lock = threading.Lock()
-        self._in_flight = metrics.IN_FLIGHT.labels(channel)
+        self._in_flight = metrics.child(metrics.IN_FLIGHT, channel)
 
     # -- Stage hooks (loop thread) ---------------------------------------------------------
     def start(self, loop: ConsumingLoop) -> None:
@@ -138,7 +138,7 @@ class ChannelWorker(Stage):
         try:
             job = Job.decode(body)
         except Exception as exc:  # not ours, or corrupted: park it with the reason
-            metrics.PARKED.labels(self.channel, "malformed_job").inc()
+            metrics.child(metrics.PARKED, self.channel, "malformed_job").inc()
             log.error("malformed job on %s: %s", self.queue_name, exc)
             return Settlement(delivery_tag, [self._dead_publish(
                 body, headers, "malformed_job", f"malformed job: {exc}"[:500], None)])
@@ -225,7 +225,7 @@ class ChannelWorker(Stage):
         try:
             rendered = self._render(job)
         except TemplateError as exc:
-            metrics.TEMPLATE_ERRORS.labels(job.event_type, self.channel).inc()
+            metrics.child(metrics.TEMPLATE_ERRORS, job.event_type, self.channel).inc()
             return self._dead(job, headers, tag, attempt, "template_error",
                               f"template error: {exc}", None)
 
@@ -240,7 +240,7 @@ class ChannelWorker(Stage):
         sent_at = self.clock()
         event_time = _parse_time(job.event.get("time"))
         if event_time is not None:
-            metrics.END_TO_END.labels(self.channel).observe(
+            metrics.child(metrics.END_TO_END, self.channel).observe(
                 max(0.0, (sent_at - event_time).total_seconds()))
         return self._settlement(tag, [status_event(
             job, "sent", attempt=attempt, provider=receipt.provider,
@@ -306,7 +306,7 @@ class ChannelWorker(Stage):
         tier = self.retry.tier_for_attempt(attempt)
         retry_at = self.clock() + timedelta(seconds=tier.seconds)
         self.ledger.record(job, "retrying", attempt=attempt, provider=provider, reason=exc.reason)
-        metrics.RETRIES.labels(self.channel, tier.name).inc()
+        metrics.child(metrics.RETRIES, self.channel, tier.name).inc()
         publish = self._tier_publish(job, headers, tier.name, {ATTEMPT: attempt + 1})
         return self._settlement(tag, [publish, status_event(
             job, "failed", attempt=attempt, provider=provider, reason=exc.reason,
@@ -316,7 +316,7 @@ class ChannelWorker(Stage):
               reason: str, provider: str | None) -> Settlement:
         log.warning("notice %s parked (%s): %s", job.notification_id, code, reason)
         self.ledger.record(job, "dead", attempt=attempt, provider=provider, reason=reason)
-        metrics.PARKED.labels(self.channel, code).inc()
+        metrics.child(metrics.PARKED, self.channel, code).inc()
         return self._settlement(tag, [
             self._dead_publish(job.encode(), headers, code, reason, attempt),
             status_event(job, "dead", attempt=attempt, provider=provider, reason=reason),
@@ -324,7 +324,7 @@ class ChannelWorker(Stage):
 
     def _settlement(self, tag: Any, publishes: list[Publish], outcome: str,
                     provider: str | None) -> Settlement:
-        counter = metrics.NOTICES.labels(self.channel, provider or "none", outcome)
+        counter = metrics.child(metrics.NOTICES, self.channel, provider or "none", outcome)
         return Settlement(tag, publishes, after=counter.inc)
 
     # -- publishes ------------------------------------------------------------------------
