@@ -124,6 +124,23 @@ def open_ledger(
     return cls(url, hash_key=hash_key, store_raw_address=store_raw_address, **options)
 
 
+def _key_bytes(value: Any) -> bytes:
+    """The hash key as bytes. The environment reads a digits-only secret as a TOML
+    integer: take its digits as text (``bytes(20261124)`` would be 20 million zero
+    bytes). Other non-text values (a float, a boolean, a list) would not round-trip to
+    the secret as written, so they are refused."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).encode()
+    raise ValueError(
+        f"ledger.hash_key must be text, not {type(value).__name__}: quote it "
+        "(MINWON__LEDGER__HASH_KEY='\"...\"' or hash_key = \"...\" in the file)"
+    )
+
+
 def ledger_from_config(config: Any, **options: Any) -> Ledger:
     """Open the ledger that ``config`` ([ledger] url, hash_key, store_raw_address)
     names. ``hash_key`` should come from ``MINWON__LEDGER__HASH_KEY``; without one the
@@ -131,7 +148,7 @@ def ledger_from_config(config: Any, **options: Any) -> Ledger:
     url = str(config.get("ledger", "url", default="") or "sqlite:///minwon-ledger.db")
     raw_key = config.get("ledger", "hash_key", default="")
     if raw_key:
-        key = raw_key.encode() if isinstance(raw_key, str) else bytes(raw_key)
+        key = _key_bytes(raw_key)
     else:
         if not url.startswith(("memory:", "null:")):
             log.warning(

@@ -280,3 +280,20 @@ def test_batches_group_by_phase_then_kind(
 
     ops = [Op(kind, (utcnow(), make_job(key), 1)) for kind, key in kinds_and_keys]
     assert [[index for index, _ in run] for run in _runs(ops)] == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [("s3cret", b"s3cret"), (20261124, b"20261124"), (b"\x00\x01", b"\x00\x01")],
+)
+def test_the_hash_key_is_taken_as_text(raw: Any, key: bytes) -> None:
+    # Given a key from the file or the environment (digits-only env values parse as ints)
+    ledger = ledger_from_config(_config(url="memory://", hash_key=raw))
+    # Then its bytes are the text as written, never bytes(int) zeros
+    assert ledger.hash_key == key
+
+
+@pytest.mark.parametrize("raw", [1.5, True, ["a"]])
+def test_a_hash_key_that_is_not_text_is_refused(raw: Any) -> None:
+    with pytest.raises(ValueError, match="must be text"):
+        ledger_from_config(_config(url="memory://", hash_key=raw))
