@@ -138,11 +138,7 @@ class Hub:
     @property
     def store(self) -> TemplateStore:
         if self._store is None:
-            self._store = TemplateStore(
-                self.config["templates"]["dir"],
-                self.config.get("orgs", default={}),
-                reload_interval=float(self.config["templates"]["reload_interval"]),
-            )
+            self._store = TemplateStore.from_config(self.config)
         return self._store
 
     @property

@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
         "quiet_hours": "21:00-08:00",
         "timezone": "Asia/Seoul",
     },
+    "calendar": {"extra_holidays": []},  # ISO dates of 임시공휴일, beside holidays.KR
     "orgs": {},
     "logging": {"level": "INFO", "format": "json"},
 }

@@ -65,7 +65,9 @@ class BrokerAddress:
     @classmethod
     def from_amqp_url(cls, url: str) -> BrokerAddress:
         """``amqp://u:p@host:5672/vh`` → host, port, u, p, ``vh``. The vhost follows
-        kombu: an empty path or ``//`` is ``/``, ``%2F`` is decoded."""
+        kombu: an empty path or ``//`` is ``/``, ``%2F`` is decoded. Of a failover list
+        (``amqp://a/vh;amqp://b/vh``, as kombu takes it) the first URL counts."""
+        url = url.split(";", 1)[0].strip()
         parts = urlsplit(url)
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         vhost = unquote(path) if path else "/"

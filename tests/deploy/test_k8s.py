@@ -20,7 +20,17 @@ from hub.topology import from_config
 from tests.deploy.conftest import DEPLOY, ROOT, load_yaml, load_yaml_all, tool
 
 K8S = DEPLOY / "k8s"
-K8S_VERSION = "1.30.0"
+
+def _k8s_version() -> str:
+    """The newest Kubernetes whose schemas kubernetes-validate ships."""
+    try:
+        from kubernetes_validate.utils import latest_version
+    except ImportError:
+        return ""
+    return str(latest_version())
+
+
+K8S_VERSION = _k8s_version()
 ROLES = ["router", *(f"worker-{c}" for c in CHANNEL_NAMES)]
 
 

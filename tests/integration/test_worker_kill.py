@@ -1,5 +1,6 @@
 """A worker killed with SIGKILL in the middle of a batch loses nothing: what it had
-taken but not acked goes back to the queue and another worker delivers it."""
+taken but not acked goes back to the queue and another worker delivers it. Every event
+is also published twice: the ledger sends each notice once all the same."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from hub.ledger import open_ledger
+from hub.ledger.privacy import DEV_HASH_KEY
 from tests.conftest import VHost
 from tests.integration.harness import publish, queue_depth, wait_for
 
@@ -69,7 +71,8 @@ def test_worker_killed_mid_batch_loses_nothing(vhost: VHost, tmp_path: Path) -> 
                     "citizen": {"name": "홍길동", "phone": f"010-5555-{i:04d}",
                                 "channels": ["sms"]}}})
         publish(vhost.url, events)
-        wait_for(lambda: queue_depth(vhost.url, "hub.notify.sms") >= N, timeout=30,
+        publish(vhost.url, events)  # an upstream system that published everything twice
+        wait_for(lambda: queue_depth(vhost.url, "hub.notify.sms") >= 2 * N, timeout=30,
                  message="the jobs routed")
         # When a worker is killed while it has a batch in hand
         first = _worker(env)
@@ -82,7 +85,9 @@ def test_worker_killed_mid_batch_loses_nothing(vhost: VHost, tmp_path: Path) -> 
         second = _worker(env)
         wait_for(lambda: len(set(_sent(tmp_path))) >= N, timeout=60,
                  message="every notice delivered")
-        time.sleep(0.5)
+        # (a claim the killed worker left in "sending" is settled by the sweeper)
+        wait_for(lambda: _ledger_statuses(tmp_path, set(_sent(tmp_path))) == {"sent"},
+                 timeout=30, interval=0.5, message="the ledger to settle every notice")
     finally:
         for proc in (router, first, second):
             if proc is not None and proc.poll() is None:
@@ -95,6 +100,15 @@ def test_worker_killed_mid_batch_loses_nothing(vhost: VHost, tmp_path: Path) -> 
           f"delivered before the kill {delivered_before}")
     assert lost == 0
     assert twice == 0, "the sweeper must settle stale claims from the outbox, not resend"
+    assert _ledger_statuses(tmp_path, set(sent)) == {"sent"}
+
+
+def _ledger_statuses(tmp_path: Path, ids: set[str]) -> set[str | None]:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.db'}", hash_key=DEV_HASH_KEY)
+    try:
+        return {getattr(ledger.notice(nid), "status", None) for nid in ids}
+    finally:
+        ledger.close()
     assert second is not None and second.returncode == 0, "graceful stop on SIGTERM failed"
 
 

@@ -15,6 +15,7 @@ from hub.admin.rabbit import BrokerAddress, ManagementAPI, QueueStats, parse_que
         ("amqp://minwon:s%40cret@rabbitmq/minwon", "rabbitmq", 5672, "minwon", "s@cret", "minwon"),
         ("amqp://u:p@h:5673/%2Ftenant", "h", 5673, "u", "p", "/tenant"),
         ("amqp://h", "h", 5672, "guest", "guest", "/"),
+        ("amqp://u:p@a:5672/minwon;amqp://u:p@b:5672/minwon", "a", 5672, "u", "p", "minwon"),
     ],
 )
 def test_broker_address_from_amqp_url(
