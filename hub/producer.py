@@ -102,6 +102,7 @@ class PikaProducer(Producer):
         self._conn: SelectConnection | None = None
         self._channel: Any = None
         self._error: str | None = None
+        self._seq = 0  # delivery tag of the last publish on the current channel
         self._reset_batch()
 
     # -- connection ---------------------------------------------------------------------------
@@ -130,6 +131,7 @@ class PikaProducer(Producer):
 
     def _on_channel(self, channel: Any) -> None:
         self._channel = channel
+        self._seq = 0  # confirm delivery tags count per channel, across batches
         channel.add_on_return_callback(self._on_return)
         channel.add_on_close_callback(self._on_channel_closed)
         channel.confirm_delivery(self._on_confirm, callback=lambda _f: self._ioloop_stop())
@@ -147,7 +149,6 @@ class PikaProducer(Producer):
     def _reset_batch(self) -> None:
         self._source: Iterator[Event] = iter(())
         self._exhausted = True
-        self._seq = 0
         self._pending: dict[int, str | None] = {}
         self._returned: dict[str | None, deque[str]] = {}
         self._result = BatchResult()
@@ -203,7 +204,9 @@ class PikaProducer(Producer):
         tags = sorted(t for t in self._pending if t <= method.delivery_tag) \
             if method.multiple else [method.delivery_tag]
         for tag in tags:
-            event_id = self._pending.pop(tag, None)
+            if tag not in self._pending:  # a late confirm of an earlier, timed-out batch
+                continue
+            event_id = self._pending.pop(tag)
             returned = self._returned.get(event_id)
             if returned:
                 self._result.failed.append((event_id, returned.popleft()))

@@ -1,0 +1,45 @@
+"""One producer, many batches: confirms are matched to publishes across batches (the
+broker's confirm delivery tags count per channel, not per batch)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hub.producer import PikaProducer
+from tests.conftest import VHost
+from tests.integration.harness import queue_depth
+
+pytestmark = pytest.mark.integration
+
+
+def _event(i: int) -> dict[str, object]:
+    return {"specversion": "1.0", "id": f"pb-{i}", "source": "/test", "type": "case.received",
+            "data": {"org": "gumi"}}
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_successive_batches_on_one_producer_are_each_confirmed(
+        vhost: VHost, batch_size: int) -> None:
+    from hub.topology import Topology
+    from hub.transport import connect
+
+    with connect(vhost.url) as conn:
+        Topology.build(("sms",), ["1s"]).declare(conn.channel())
+    # Given one producer (short confirm timeout: a lost confirm shows as a failure)
+    producer = PikaProducer(vhost.url, timeout=3)
+    try:
+        # When it publishes ten batches one after the other, and single events
+        started = time.monotonic()
+        results = [producer.publish_batch([_event(b * batch_size + i) for i in range(batch_size)])
+                   for b in range(10)]
+        producer.publish(_event(-1))
+        producer.publish(_event(-2))
+        elapsed = time.monotonic() - started
+    finally:
+        producer.close()
+    # Then every batch is confirmed in full, promptly, and all events are in the queue
+    assert [(r.ok, r.confirmed) for r in results] == [(True, batch_size)] * 10
+    assert elapsed < 3
+    assert queue_depth(vhost.url, "hub.router") == 10 * batch_size + 2
