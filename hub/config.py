@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
         "heartbeat": 30,
         "prefetch": 256,
         "connect_timeout": 10,
+        "management_url": "",  # empty: http://<amqp host>:15672 (status, dlq)
     },
     "router": {
         "rules": "",  # empty: the packaged hub/rules.toml
@@ -56,6 +57,10 @@ DEFAULTS: dict[str, Any] = {
     },
     "ledger": {
         "url": "sqlite:///minwon-ledger.db",
+        "hash_key": "",  # secret: MINWON__LEDGER__HASH_KEY (keyed hash of addresses)
+        "store_raw_address": False,
+        "retention_days": 400,  # access records kept ≥ 1 year (안전성 확보조치 기준 §8)
+        "sweep_after": 300,  # seconds before a claim left in "sending" is taken as stale
     },
     "metrics": {
         "port": 9108,
@@ -64,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "policy": {
         "quiet_hours": "21:00-08:00",
         "timezone": "Asia/Seoul",
+        "rate_limits": {},  # e.g. "gumi.sms" = 50 (per second), "*.email" = "3000/m"
+        "max_rate_wait": 1.0,
     },
     "calendar": {"extra_holidays": []},  # ISO dates of 임시공휴일, beside holidays.KR
     "orgs": {},

@@ -30,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from channels.base import Message, PermanentError, Receipt, SendError, TransientError
+from channels.base import CredentialsError, Message, PermanentError, Receipt, SendError, TransientError
 from hub import metrics
 from hub.consumer import ConsumingLoop, Publish, Settlement, Stage
 from hub.jobs import (
@@ -184,18 +184,6 @@ class ChannelWorker(Stage):
 
     def process(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int) -> Settlement:
         now = self.clock()
-        not_before = _parse_time(headers.get(NOT_BEFORE))
-        if not_before is not None and not_before > now:
-            publishes = [self._delay_publish(job, headers, not_before - now,
-                                             {NOT_BEFORE: not_before.isoformat()})]
-            if not headers.get(DEFERRED_FLAG):
-                publishes[0].headers[DEFERRED_FLAG] = 1
-                self.ledger.record(job, "deferred", attempt=attempt,
-                                   reason=f"not before {not_before.isoformat()}")
-                publishes.append(status_event(job, "deferred", attempt=attempt,
-                                              reason="scheduled", retry_at=not_before.isoformat()))
-            return self._settlement(tag, publishes, "deferred", None)
-
         claim = self.ledger.claim(job, attempt)
         if claim.state is ClaimState.DONE:
             log.info("notice %s already %s; not sending again", job.notification_id, claim.status)
@@ -205,6 +193,20 @@ class ChannelWorker(Stage):
             return self._settlement(tag, [self._delay_publish(
                 job, headers, timedelta(seconds=self.topology.tiers[0].seconds), {})],
                 "deferred", None)
+
+        not_before = _parse_time(headers.get(NOT_BEFORE))
+        if not_before is not None and not_before > now:
+            # Too early (rule delay, quiet hours, rate limit): release the claim, hop
+            # through a delay tier. The status event goes out once, not at every hop.
+            self.ledger.record(job, "deferred", attempt=attempt,
+                               reason=f"not before {not_before.isoformat()}")
+            publishes = [self._delay_publish(job, headers, not_before - now,
+                                             {NOT_BEFORE: not_before.isoformat(),
+                                              DEFERRED_FLAG: 1})]
+            if not headers.get(DEFERRED_FLAG):
+                publishes.append(status_event(job, "deferred", attempt=attempt,
+                                              reason="scheduled", retry_at=not_before.isoformat()))
+            return self._settlement(tag, publishes, "deferred", None)
 
         decision = self._decide(job, now)
         if decision.action == "skip":
@@ -236,7 +238,7 @@ class ChannelWorker(Stage):
             return self._failed(job, headers, tag, attempt, exc, rendered.version)
 
         self.ledger.record(job, "sent", attempt=attempt, provider=receipt.provider,
-                           message_id=receipt.message_id)
+                           message_id=receipt.message_id, template_version=rendered.version)
         sent_at = self.clock()
         event_time = _parse_time(job.event.get("time"))
         if event_time is not None:
@@ -256,8 +258,8 @@ class ChannelWorker(Stage):
         decision = self.policy.decide(job, now)
         if decision.action != "send":
             return decision
-        wait = self.policy.acquire(job.org, self.channel, self.MAX_RATE_WAIT)
-        if wait > self.MAX_RATE_WAIT:
+        wait = self.policy.acquire(job.org, self.channel)
+        if wait > getattr(self.policy, "max_rate_wait", self.MAX_RATE_WAIT):
             return Decision.defer(now + timedelta(seconds=wait), "rate limit")
         if wait > 0:
             time.sleep(wait)
@@ -298,6 +300,8 @@ class ChannelWorker(Stage):
     def _failed(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int,
                 exc: SendError, version: str | None = None) -> Settlement:
         provider = exc.provider or None
+        if isinstance(exc, CredentialsError):
+            return self._dead(job, headers, tag, attempt, "credentials", exc.reason, provider)
         if isinstance(exc, PermanentError):
             return self._dead(job, headers, tag, attempt, "permanent", exc.reason, provider)
         if self.retry.exhausted(attempt):
