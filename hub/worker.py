@@ -30,7 +30,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from channels.base import CredentialsError, Message, PermanentError, Receipt, SendError, TransientError
+from channels.base import (
+    CredentialsError,
+    Message,
+    PermanentError,
+    Receipt,
+    SendError,
+    TransientError,
+)
 from hub import metrics
 from hub.consumer import ConsumingLoop, Publish, Settlement, Stage
 from hub.jobs import (
