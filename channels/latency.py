@@ -17,11 +17,16 @@ or ``MINWON__PROVIDERS__LATENCY__LATENCY_MS=50`` and so on):
 
 A send that raises is not recorded. "Delivered" in the benchmark and the fault suite
 means "has a line in a record file"; "sent twice" means "has two".
+
+:meth:`LatencyProvider.lookup` answers from the record files of every process (a
+provider's status look-up), so the ledger's sweeper settles a claim left by a worker
+killed after the provider accepted the message instead of sending it again.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -54,6 +59,9 @@ class LatencyProvider(Provider):
             self.record_path = folder / f"{channel}.{os.getpid()}.tsv"
             self._fd = os.open(self.record_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._pid = str(os.getpid())
+        self._lock = threading.Lock()
+        self._seen: set[str] = set()
+        self._offsets: dict[Path, int] = {}
 
     def send(self, message: Message) -> Receipt:
         called = time.time()
@@ -69,6 +77,25 @@ class LatencyProvider(Provider):
                               self._pid))
             os.write(fd, (line + "\n").encode())
         return Receipt(self.name, message.notification_id)
+
+    def lookup(self, notification_id: str) -> Receipt | None:
+        """A receipt when any process's record file has ``notification_id``; reads only
+        what was appended since the last look-up."""
+        if self.record_path is None:
+            return None
+        with self._lock:
+            if notification_id not in self._seen:
+                for path in self.record_path.parent.glob(f"{self.channel}.*.tsv"):
+                    offset = self._offsets.get(path, 0)
+                    with path.open("rb") as fh:
+                        fh.seek(offset)
+                        chunk = fh.read()
+                    end = chunk.rfind(b"\n") + 1  # a torn last line is read next time
+                    self._seen.update(line.split(b"\t", 1)[0].decode()
+                                      for line in chunk[:end].splitlines())
+                    self._offsets[path] = offset + end
+            found = notification_id in self._seen
+        return Receipt(self.name, notification_id) if found else None
 
     def close(self) -> None:
         fd, self._fd = self._fd, None

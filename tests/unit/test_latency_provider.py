@@ -73,3 +73,18 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
         "n-1\te-1\tsms\t1\t1.0\t1.1\t1\nn-2\te-2\tsms\t1\t1.0", "utf-8")
     # Then only the complete line is read
     assert [r.notification_id for r in read_records(tmp_path)] == ["n-1"]
+
+
+def test_lookup_finds_what_any_process_accepted(tmp_path: Path) -> None:
+    # Given a send accepted by this process and one by an earlier (killed) process
+    provider = LatencyProvider({"record": str(tmp_path)}, channel="sms")
+    provider.send(_message("n-1"))
+    (tmp_path / "sms.999999.tsv").write_text("n-2\te-2\tsms\t1\t1.0\t1.1\t999999\n", "utf-8")
+    # Then the look-up knows both, and not a notice nobody sent
+    assert provider.lookup("n-1") is not None
+    assert provider.lookup("n-2") is not None
+    assert provider.lookup("n-3") is None
+    # And a send recorded after a look-up is found on the next one
+    provider.send(_message("n-3"))
+    found = provider.lookup("n-3")
+    assert found is not None and found.provider == "latency"
