@@ -10,7 +10,6 @@ publish is settled as soon as it is made.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -120,7 +119,7 @@ class ConfirmingPublisher:
                 raise PublishFailed(f"{len(self._pending)} publishes unconfirmed after {timeout}s")
             try:
                 self.connection.drain_events(timeout=min(remaining, 1.0))
-            except socket.timeout:
+            except TimeoutError:
                 pass
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -163,7 +162,7 @@ class ConsumingLoop:
         timeout = 0.002 if busy else (0.05 if allow_wait else 0.0)
         try:
             self.connection.drain_events(timeout=timeout)
-        except socket.timeout:
+        except TimeoutError:
             pass
         self._apply_settlements()
         now = time.monotonic()
