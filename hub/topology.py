@@ -20,9 +20,7 @@ and :class:`hub.delay.InProcessDelay` plays the delay tiers.
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,13 +235,3 @@ class Topology:
 def from_config(config: Any, *, quorum_queues: bool = True) -> Topology:
     channels = tuple(config["channels"].keys())
     return Topology.build(channels, config["retry"]["tiers"], quorum_queues=quorum_queues)
-
-
-if __name__ == "__main__":  # python -m hub.topology --definitions
-    from hub.config import load_config
-
-    if "--definitions" not in sys.argv[1:]:
-        print("usage: python -m hub.topology --definitions [VHOST]", file=sys.stderr)
-        raise SystemExit(2)
-    rest = [a for a in sys.argv[1:] if a != "--definitions"]
-    print(json.dumps(from_config(load_config()).definitions(rest[0] if rest else "/"), indent=2))
