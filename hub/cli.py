@@ -24,9 +24,11 @@ EXTENSIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _setup_logging(config: Config, verbose: bool = False) -> None:
+def _setup_logging(config: Config, verbose: bool = False, *, demo: bool = False) -> None:
     level = "DEBUG" if verbose else str(config.get("logging", "level", default="INFO"))
     fmt = str(config.get("logging", "format", default="json"))
+    if demo and not verbose:  # the demo's output is its table, not the logs
+        level, fmt = "ERROR", "text"
     try:
         from hub.logs import setup_logging
     except ImportError:  # pragma: no cover
@@ -138,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"minwon-hub: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(config, args.verbose)
+    _setup_logging(config, args.verbose, demo=args.command == "demo")
     result: int = args.func(config, args)
     return result
 

@@ -164,6 +164,8 @@ def run_demo(config: Config, *, outbox: str | None = None, keep: bool = False) -
     if sms.exists():
         first = json.loads(sms.read_text("utf-8").splitlines()[0])
         print(f"\nfirst SMS ({first['kind']}, to {first['to']}):\n{first['body']}")
+    ledger_url = cfg.get("ledger", "url")
+    print(f"\nthe case's story: MINWON__LEDGER__URL={ledger_url} minwon-hub trace 2026-0001234")
     finals = {e["data"]["notification_id"] for e in statuses if e["data"]["status"] in FINAL}
     if len(finals) < expected:
         print(f"\nonly {len(finals)} of {expected} notices settled in time")
