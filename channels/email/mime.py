@@ -19,17 +19,30 @@ from email.utils import format_datetime, make_msgid
 
 from channels.base import Message, PermanentError
 
+_SPECIALS = frozenset('()<>[]:;@\\,"')
+
 
 def address(display_name: str | None, addr_spec: str, *, provider: str) -> Address:
-    """An :class:`Address`, or :class:`PermanentError` when ``addr_spec`` is no address."""
+    """An :class:`Address`, or :class:`PermanentError` when ``addr_spec`` is no address.
+
+    A local part in UTF-8 (RFC 6532, ``홍길동@example.kr``) is accepted; the header
+    registry's parser takes only ASCII ones, so such an address is built from its
+    parts after a check of its own."""
+    spec = addr_spec.strip()
+    local, at, domain = spec.rpartition("@")
+    invalid = PermanentError("not an e-mail address", provider=provider, code="INVALID-ADDRESS")
+    if not at or not local or not domain or any(c.isspace() for c in spec):
+        raise invalid
     try:
-        result = Address(display_name=display_name or "", addr_spec=addr_spec.strip())
+        if not local.isascii():
+            if any(c in _SPECIALS for c in local):
+                raise invalid
+            return Address(display_name=display_name or "", username=local, domain=domain)
+        result = Address(display_name=display_name or "", addr_spec=spec)
     except (ValueError, IndexError, TypeError) as exc:
-        raise PermanentError(
-            "not an e-mail address", provider=provider, code="INVALID-ADDRESS"
-        ) from exc
+        raise invalid from exc
     if not result.username or not result.domain:
-        raise PermanentError("not an e-mail address", provider=provider, code="INVALID-ADDRESS")
+        raise invalid
     return result
 
 

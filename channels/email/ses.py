@@ -18,7 +18,7 @@ from email.utils import formataddr
 from typing import Any, ClassVar
 
 from channels.awsapi import AwsProvider
-from channels.base import Message, PermanentError, Receipt
+from channels.base import CredentialsError, Message, Receipt
 from channels.email.mime import address
 
 
@@ -42,7 +42,7 @@ class SesEmail(AwsProvider):
             return simulated
         sender = message.sender or self.settings.get("sender")
         if not sender:
-            raise PermanentError(
+            raise CredentialsError(  # our configuration, not the recipient: fail over
                 "no from-address for this organisation", provider=self.name, code="NO-SENDER"
             )
         # Validate both addresses locally: a malformed one is permanent, no call needed.

@@ -211,7 +211,7 @@ class SmtpEmail(Provider):
             return simulated
         sender = message.sender or self.settings.get("sender")
         if not sender:
-            raise PermanentError(
+            raise CredentialsError(  # our configuration, not the recipient: fail over
                 "no from-address for this organisation", provider=self.name, code="NO-SENDER"
             )
         mime = build_email(

@@ -89,7 +89,7 @@ class NhnCloudSms(HttpProvider):
         secret = self.require("secret_key")
         sender = message.sender or self.settings.get("sender")
         if not sender:
-            raise PermanentError(
+            raise CredentialsError(  # our configuration, not the recipient: fail over
                 "no sender number for this organisation", provider=self.name, code="NO-SENDER"
             )
         kind = message_kind(message)

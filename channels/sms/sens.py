@@ -20,7 +20,7 @@ import hmac
 import time
 from typing import Any, ClassVar
 
-from channels.base import Message, PermanentError, Receipt, TransientError
+from channels.base import CredentialsError, Message, Receipt, TransientError
 from channels.httpapi import HttpProvider, digits, error_for_status
 from channels.sms.sizing import LMS, lms_subject, message_kind
 
@@ -53,7 +53,7 @@ class NaverSens(HttpProvider):
         secret_key = self.require("secret_key")
         sender = message.sender or self.settings.get("sender")
         if not sender:
-            raise PermanentError(
+            raise CredentialsError(  # our configuration, not the recipient: fail over
                 "no sender number for this organisation", provider=self.name, code="NO-SENDER"
             )
         kind = message_kind(message)

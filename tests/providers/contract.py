@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import pytest
 
-from channels.base import CredentialsError, PermanentError, Receipt, TransientError
+from channels.base import (
+    CredentialsError,
+    PermanentError,
+    Receipt,
+    SendError,
+    TransientError,
+)
 from tests.providers.fakes import Tripwire
 from tests.providers.fixtures import ProviderCase
 
@@ -108,7 +114,7 @@ class ProviderContract:
         case: ProviderCase,
         tripwire: Tripwire,
         outcome: str,
-        expected: type[Exception] | None,
+        expected: type[SendError] | None,
     ) -> None:
         # Given a provider aimed at a tripwire, and a reserved simulated recipient
         provider = case.provider_at(tripwire.port)

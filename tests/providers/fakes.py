@@ -52,6 +52,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: Any
+    peer: tuple[str, int] = ("", 0)  # the client's address: one per TCP connection
 
 
 @dataclass
@@ -81,7 +82,9 @@ class FakeServer:
                     body: Any = json.loads(raw.decode("utf-8")) if raw else None
                 except (UnicodeDecodeError, ValueError):
                     body = raw
-                recorded = Recorded("POST", self.path, dict(self.headers.items()), body)
+                recorded = Recorded(
+                    "POST", self.path, dict(self.headers.items()), body, self.client_address[:2]
+                )
                 with fake._lock:
                     fake.requests.append(recorded)
                 answer = fake.handle(recorded)
@@ -110,8 +113,8 @@ class FakeServer:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self.server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     def violation(self, text: str) -> None:
         with self._lock:

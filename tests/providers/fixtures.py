@@ -276,7 +276,7 @@ def start_smtp(**kwargs: Any) -> SmtpServer:
     from aiosmtpd.controller import Controller
 
     recorder = SmtpRecorder()
-    port = free_port()
+    port = int(kwargs.pop("port", 0)) or free_port()
     options: dict[str, Any] = {
         "authenticator": _authenticator,
         "auth_require_tls": False,
@@ -474,7 +474,10 @@ def alimtalk_case(alimtalk_fake: AlimtalkFake) -> Iterator[ProviderCase]:
         addresses=PHONES,
         point_at=_http_at,
         delivered=lambda r: r.message_id in alimtalk_fake.accepted,
-        defaults={**SMS_DEFAULTS, "extra": {"alimtalk": {"parameters": {"민원번호": "2026-0001234"}}}},
+        defaults={
+            **SMS_DEFAULTS,
+            "extra": {"alimtalk": {"parameters": {"민원번호": "2026-0001234"}}},
+        },
         overrides={"credentials": {"secret_key": "revoked"}},
     )
     yield case
