@@ -1,0 +1,240 @@
+"""Configuration: defaults, a TOML file, and MINWON__SECTION__KEY overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.config import DEFAULTS, Config, deep_merge, env_overrides, load_config
+from hub.ledger import ledger_from_config
+
+FILE = """
+[broker]
+url = "amqp://guest:guest@rabbit:5672/minwon"
+prefetch = 64
+
+[retry]
+tiers = ["5s", "30s"]
+
+[orgs.gumi]
+name = "구미시"
+callcenter = "054-480-2114"
+"""
+
+
+@pytest.fixture
+def toml_file(tmp_path: Path) -> Path:
+    path = tmp_path / "minwon.toml"
+    path.write_text(FILE, "utf-8")
+    return path
+
+
+@pytest.fixture
+def no_local_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in an empty folder, so ./minwon.toml is absent."""
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def test_without_file_or_environment_the_defaults_apply(no_local_file: Path) -> None:
+    config = load_config(environ={})
+    assert config.data == DEFAULTS
+    assert config.source is None
+    assert config.broker_url == ""
+    assert config["retry"]["tiers"] == ["10s", "1m", "10m", "1h"]
+
+
+def test_the_defaults_are_not_changed_by_a_load(toml_file: Path) -> None:
+    before = deep_merge(DEFAULTS, {})
+    config = load_config(toml_file, environ={"MINWON__BROKER__PREFETCH": "1"})
+    config.data["broker"]["prefetch"] = 2
+    assert before == DEFAULTS
+
+
+def test_the_file_is_merged_over_the_defaults(toml_file: Path) -> None:
+    # When a file sets some keys of some sections
+    config = load_config(toml_file, environ={})
+    # Then those keys change, and every other key of the same section keeps its default
+    assert config.source == toml_file
+    assert config["broker"] == {
+        **DEFAULTS["broker"],
+        "url": "amqp://guest:guest@rabbit:5672/minwon",
+        "prefetch": 64,
+    }
+    assert config["broker"]["heartbeat"] == 30
+    assert config["retry"]["tiers"] == ["5s", "30s"]
+    assert config["retry"]["max_attempts"] == 6
+    assert config["channels"] == DEFAULTS["channels"]
+    assert config.org("gumi")["name"] == "구미시"
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "path", "value"),
+    [
+        ("MINWON__BROKER__PREFETCH", "8", ("broker", "prefetch"), 8),
+        ("MINWON__RETRY__QUICK_WAIT", "0.05", ("retry", "quick_wait"), 0.05),
+        ("MINWON__RETRY__TIERS", '["1s", "2s"]', ("retry", "tiers"), ["1s", "2s"]),
+        ("MINWON__LEDGER__STORE_RAW_ADDRESS", "true", ("ledger", "store_raw_address"), True),
+        ("MINWON__BROKER__URL", "amqp://u:p@h:5672/v", ("broker", "url"), "amqp://u:p@h:5672/v"),
+        ("MINWON__TEMPLATES__DIR", "/srv/templates", ("templates", "dir"), "/srv/templates"),
+        ("MINWON__POLICY__QUIET_HOURS", "", ("policy", "quiet_hours"), ""),
+        ("MINWON__ORGS__GUMI__SMS_SENDER", "0544802114", ("orgs", "gumi", "sms_sender"),
+         "0544802114"),
+        ("MINWON__PROVIDERS__OUTBOX__DIR", "/tmp/out", ("providers", "outbox", "dir"), "/tmp/out"),
+        ("MINWON__PROVIDERS__NHN__APP_KEY", "k-123", ("providers", "nhn", "app_key"), "k-123"),
+        ("MINWON__CHANNELS__SMS__PROVIDERS", '["nhn", "outbox"]',
+         ("channels", "sms", "providers"), ["nhn", "outbox"]),
+        ("minwon__broker__prefetch", "8", ("broker", "prefetch"), 256),  # prefix is case-sensitive
+    ],
+)
+def test_environment_overrides_are_typed_and_nested(
+    no_local_file: Path, name: str, raw: str, path: tuple[str, ...], value: Any
+) -> None:
+    # When one variable is set
+    config = load_config(environ={name: raw})
+    # Then the key it names has the value, read as TOML when it parses as TOML
+    assert config.get(*path) == value
+    assert type(config.get(*path)) is type(value)
+
+
+def test_an_environment_override_keeps_the_rest_of_its_section(toml_file: Path) -> None:
+    config = load_config(toml_file, environ={"MINWON__BROKER__PREFETCH": "8",
+                                             "MINWON__PROVIDERS__NHN__APP_KEY": "k"})
+    assert config["broker"]["url"] == "amqp://guest:guest@rabbit:5672/minwon"  # from the file
+    assert config["broker"]["prefetch"] == 8  # environment over file
+    assert config["broker"]["heartbeat"] == 30  # default
+    assert config["providers"] == {"outbox": {"dir": "outbox"}, "nhn": {"app_key": "k"}}
+
+
+def test_minwon_config_names_the_file(toml_file: Path, no_local_file: Path) -> None:
+    config = load_config(environ={"MINWON_CONFIG": str(toml_file)})
+    assert config.source == toml_file
+    assert config["broker"]["prefetch"] == 64
+
+
+def test_an_explicit_path_wins_over_minwon_config(toml_file: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text("[broker]\nprefetch = 3\n", "utf-8")
+    config = load_config(other, environ={"MINWON_CONFIG": str(toml_file)})
+    assert config["broker"]["prefetch"] == 3
+
+
+def test_a_minwon_toml_in_the_working_folder_is_read(no_local_file: Path) -> None:
+    (no_local_file / "minwon.toml").write_text("[worker]\nconcurrency = 7\n", "utf-8")
+    config = load_config(environ={})
+    assert config["worker"]["concurrency"] == 7
+    assert config.source == Path("minwon.toml")
+
+
+@pytest.mark.parametrize("how", ["path", "env"])
+def test_a_missing_file_is_an_error(no_local_file: Path, how: str) -> None:
+    missing = no_local_file / "nope.toml"
+    with pytest.raises(FileNotFoundError, match=r"nope\.toml does not exist"):
+        if how == "path":
+            load_config(missing, environ={})
+        else:
+            load_config(environ={"MINWON_CONFIG": str(missing)})
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, {}),
+        ({"PATH": "/bin", "MINWON_CONFIG": "x.toml"}, {}),
+        ({"MINWON__": "1"}, {}),
+        ({"MINWON__A__B__C": "1"}, {"a": {"b": {"c": 1}}}),
+        ({"MINWON__A____B": "x"}, {"a": {"b": "x"}}),
+        ({"MINWON__A__B": "1", "MINWON__A__C": "two"}, {"a": {"b": 1, "c": "two"}}),
+        ({"MINWON__ORGS__GUMI": "{name = '구미시'}"}, {"orgs": {"gumi": {"name": "구미시"}}}),
+    ],
+)
+def test_env_overrides_builds_the_tree(environ: dict[str, str], expected: Any) -> None:
+    assert env_overrides(environ) == expected
+
+
+def test_a_name_that_is_both_a_value_and_a_table_is_refused() -> None:
+    with pytest.raises(ValueError, match="'a' is both a value and a table"):
+        env_overrides({"MINWON__A": "1", "MINWON__A__B": "2"})
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: env_overrides lets MINWON__A replace the table "
+                   "MINWON__A__B built when it comes later, instead of refusing")
+def test_the_conflict_is_refused_whatever_the_order() -> None:
+    with pytest.raises(ValueError, match="both a value and a table"):
+        env_overrides({"MINWON__A__B": "2", "MINWON__A": "1"})
+
+
+@pytest.mark.parametrize(
+    ("base", "extra", "expected"),
+    [
+        ({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}, {"a": {"b": 3, "c": 2}}),
+        ({"a": {"b": {"c": 1, "d": 2}}}, {"a": {"b": {"d": 5}}}, {"a": {"b": {"c": 1, "d": 5}}}),
+        ({"a": [1, 2]}, {"a": [3]}, {"a": [3]}),  # lists replace
+        ({"a": 1}, {"a": {"b": 2}}, {"a": {"b": 2}}),
+        ({"a": {"b": 1}}, {"a": "flat"}, {"a": "flat"}),
+        ({}, {"new": {"x": 1}}, {"new": {"x": 1}}),
+    ],
+)
+def test_deep_merge(base: dict[str, Any], extra: dict[str, Any], expected: Any) -> None:
+    snapshot = deep_merge(base, {})
+    assert deep_merge(base, extra) == expected
+    assert base == snapshot  # the base is copied, never changed
+
+
+def test_with_overrides_returns_a_new_config() -> None:
+    config = Config(DEFAULTS)
+    changed = config.with_overrides({"broker": {"url": "memory://"}})
+    assert changed.broker_url == "memory://"
+    assert changed["broker"]["prefetch"] == 256
+    assert config.broker_url == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "default", "expected"),
+    [
+        (("broker", "prefetch"), None, 256),
+        (("broker", "nope"), "d", "d"),
+        (("broker", "prefetch", "deeper"), "d", "d"),
+        (("providers", "outbox", "dir"), None, "outbox"),
+        (("nope",), None, None),
+    ],
+)
+def test_get_walks_a_path(path: tuple[str, ...], default: Any, expected: Any) -> None:
+    assert Config(DEFAULTS).get(*path, default=default) == expected
+
+
+@pytest.mark.parametrize(
+    ("orgs", "key", "expected"),
+    [
+        ({}, "gumi", {"key": "gumi", "name": "gumi", "callcenter": "110", "url": ""}),
+        ({"gumi": {"name": "구미시", "callcenter": "054-480-2114"}}, "gumi",
+         {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": ""}),
+        ({"gumi": {"name": "구미시"}}, "daegu",
+         {"key": "daegu", "name": "daegu", "callcenter": "110", "url": ""}),
+        ({"gumi": {"url": "https://gumi.go.kr", "sms_sender": "0544802114"}}, "gumi",
+         {"key": "gumi", "name": "gumi", "callcenter": "110", "url": "https://gumi.go.kr",
+          "sms_sender": "0544802114"}),
+    ],
+)
+def test_org_profiles_fall_back_so_templates_render(
+    orgs: dict[str, Any], key: str, expected: dict[str, Any]
+) -> None:
+    config = Config(deep_merge(DEFAULTS, {"orgs": orgs}))
+    profile = config.org(key)
+    assert profile == expected
+    profile["name"] = "changed"
+    assert config.org(key)["name"] == expected["name"]  # a copy, not the configuration
+
+
+def test_a_numeric_hash_key_from_the_environment_is_used_as_text(no_local_file: Path) -> None:
+    # Given a secret of digits in the environment
+    config = load_config(environ={"MINWON__LEDGER__URL": "memory://",
+                                  "MINWON__LEDGER__HASH_KEY": "20261124"})
+    # When the ledger is opened
+    ledger = ledger_from_config(config)
+    # Then its key is those digits, not 20 million zero bytes
+    assert ledger.hash_key == b"20261124"

@@ -1,0 +1,182 @@
+"""The router without a broker: route() and handle() turn one event body into the
+publishes it calls for: jobs to hub.notify, or the body itself to hub.rejected."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.events import EventRejected
+from hub.jobs import ATTEMPT, NOT_BEFORE, REASON, Job, notification_id
+from hub.ledger import Ledger, open_ledger
+from hub.router import REASON_CODE, REJECTED_AT, Router
+from hub.rules import load_rules, parse_rules
+from hub.topology import NOTIFY_EXCHANGE, REJECTED_QUEUE
+
+ROOT = Path(__file__).resolve().parents[2]
+FIELDS = {"sms": "phone", "email": "email", "push": "push_token"}
+NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+
+def sample(event_type: str, event_id: str, name: str = "full.json") -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(
+        (ROOT / "templates" / event_type / "samples" / name).read_text("utf-8"))
+    event["id"] = event_id
+    return event
+
+
+def encode(event: Mapping[str, Any]) -> bytes:
+    return json.dumps(event, ensure_ascii=False).encode()
+
+
+def make_router(sink: Ledger | None = None, max_event_bytes: int = 256 * 1024) -> Router:
+    return Router(load_rules(), FIELDS, max_event_bytes=max_event_bytes, sink=sink,
+                  clock=lambda: NOW)
+
+
+def test_a_valid_event_becomes_one_job_per_recipient_and_channel() -> None:
+    # Given a received case whose citizen asked for sms and e-mail
+    event = sample("case.received", "ev-router-1")
+    event["data"]["citizen"] = {"name": "홍길동", "phone": "010-1234-5678",
+                                "email": "hong@example.kr", "channels": ["sms", "email"]}
+    # When it is routed
+    publishes = make_router().route(encode(event))
+    # Then one publish per channel goes to hub.notify, keyed by channel, first attempt
+    assert [(p.exchange, p.routing_key) for p in publishes] == [
+        (NOTIFY_EXCHANGE, "sms"), (NOTIFY_EXCHANGE, "email")]
+    for p in publishes:
+        assert p.headers == {ATTEMPT: 1}
+        assert p.mandatory is True
+        job = Job.decode(p.body)
+        assert p.message_id == job.notification_id == notification_id(
+            "ev-router-1", "citizen", p.routing_key)
+        assert (job.event_id, job.channel, job.event_type) == (
+            "ev-router-1", p.routing_key, "case.received")
+    assert [Job.decode(p.body).recipient.address for p in publishes] == [
+        "010-1234-5678", "hong@example.kr"]
+
+
+def test_routing_the_same_event_twice_gives_the_same_jobs() -> None:
+    body = encode(sample("case.assigned", "ev-router-2"))
+    router = make_router()
+    first, second = router.route(body), router.route(body)
+    assert [p.message_id for p in first] == [p.message_id for p in second]
+    assert [p.body for p in first] == [p.body for p in second]
+
+
+def test_a_rule_delay_sets_not_before() -> None:
+    # Given the packaged rules: the survey waits one hour
+    body = encode(sample("survey.requested", "ev-router-3"))
+    # When a survey request is routed at 06:00 UTC
+    publishes = make_router().route(body)
+    # Then each job carries "not before 07:00 UTC"
+    assert publishes
+    for p in publishes:
+        assert p.headers == {ATTEMPT: 1, NOT_BEFORE: "2026-11-24T07:00:00+00:00"}
+
+
+def test_an_event_without_recipients_routes_to_nothing() -> None:
+    # Given rules that tell nobody of a received case
+    rules = parse_rules({"recipients": {"officer": "case.officer"}, "rules": [
+        {"event": "case.answered", "recipient": "officer", "channels": ["push"]}]})
+    router = Router(rules, FIELDS, max_event_bytes=10_000, clock=lambda: NOW)
+    settlement = router.handle(encode(sample("case.received", "ev-router-4")), {}, 5, False)
+    # Then the event is acked with nothing to publish (and nothing rejected)
+    assert settlement.delivery_tag == 5
+    assert settlement.publishes == [] and not settlement.reject
+
+
+def test_a_routed_event_is_noted_in_the_ledger() -> None:
+    ledger = open_ledger("memory://", hash_key=b"k")
+    event = sample("case.answered", "ev-router-5")
+    make_router(ledger).route(encode(event))
+    story = ledger.case_story(event["data"]["case"]["id"])
+    assert [(e.id, e.status) for e in story.events] == [("ev-router-5", "routed")]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "reason"),
+    [
+        (b'{"specversion": "1.0", "id": ', "bad_json", "not JSON"),
+        (b'{"id": "\xff"}', "not_utf8", "not UTF-8"),
+        (b"[1, 2]", "not_an_object", "must be a JSON object"),
+        (b'{"id": "ev-bad-1", "type": "case.closed"}', "unknown_type", "type: 'case.closed'"),
+        (b'{"id": "ev-bad-2", "type": "case.received"}', "invalid", "(event): must contain"),
+        (b"x" * 2000, "too_large", "over the limit of 1000"),
+    ],
+)
+def test_an_invalid_event_is_rejected_as_it_came(body: bytes, code: str, reason: str) -> None:
+    # Given a router whose events are at most 1000 bytes
+    router = make_router(max_event_bytes=1000)
+    # When a bad body arrives with headers of its own
+    headers = {"traceparent": "00-abc-def-01", "x-hub-attempt": 3}
+    settlement = router.handle(body, headers, 8, False)
+    # Then exactly one publish takes it, unchanged, to hub.rejected with the reason
+    assert settlement.delivery_tag == 8 and not settlement.reject
+    (publish,) = settlement.publishes
+    assert (publish.exchange, publish.routing_key) == ("", REJECTED_QUEUE)
+    assert publish.body == body
+    assert publish.headers[REASON_CODE] == code
+    assert reason in publish.headers[REASON]
+    assert publish.headers[REJECTED_AT] == NOW.isoformat()
+    # And the upstream headers are kept, the hub's own dropped
+    assert publish.headers["traceparent"] == "00-abc-def-01"
+    assert "x-hub-attempt" not in publish.headers
+    assert publish.content_type == "application/octet-stream"
+
+
+@pytest.mark.parametrize(
+    ("body", "message_id"),
+    [
+        (b'{"id": "ev-bad-3", "type": "case.closed"}', "ev-bad-3"),
+        (b'{"id": 12, "type": "case.closed"}', None),
+        (b"[1]", None),
+        (b"{", None),
+    ],
+)
+def test_a_rejection_carries_the_event_id_when_there_is_one(body: bytes,
+                                                            message_id: str | None) -> None:
+    (publish,) = make_router().handle(body, {}, 1, False).publishes
+    assert publish.message_id == message_id
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.noted: list[tuple[dict[str, Any], str, str | None]] = []
+
+    def record_event(self, event: Mapping[str, Any], *, status: str = "routed",
+                     reason: str | None = None) -> None:
+        self.noted.append((dict(event), status, reason))
+
+
+@pytest.mark.parametrize(
+    ("body", "noted"),
+    [
+        (b'{"id": "ev-bad-4", "type": "case.received"}',
+         [({"id": "ev-bad-4"}, "rejected",
+           "(event): must contain ['data', 'source', 'specversion'] properties")]),
+        (b"{", []),  # no id to note it by
+    ],
+)
+def test_a_rejection_is_noted_with_its_reason(body: bytes, noted: list[Any]) -> None:
+    sink = RecordingSink()
+    Router(load_rules(), FIELDS, max_event_bytes=1000, sink=sink, clock=lambda: NOW).handle(
+        body, {}, 1, False)
+    assert sink.noted == noted
+
+
+def test_a_long_reason_is_cut_to_1000_characters() -> None:
+    router = make_router()
+    publish = router.rejection(b"{}", {}, EventRejected("invalid", "x" * 5000))
+    assert len(publish.headers[REASON]) == 1000
+
+
+def test_route_raises_what_handle_rejects() -> None:
+    with pytest.raises(EventRejected) as info:
+        make_router().route(b"[]")
+    assert info.value.code == "not_an_object"
