@@ -128,8 +128,12 @@ def test_email_fails_over_from_a_dead_ses_to_smtp_and_refusals_are_parked(
         wait_for(lambda: len(smtp_server.recorder.received) == 1, timeout=30,
                  message="the e-mail at the SMTP server")
         parked: list[tuple[bytes, dict[str, Any]]] = []
-        wait_for(lambda: bool(parked.extend(drain(vhost.url, DEAD_QUEUE)) or parked),
-                 timeout=30, message="the refused e-mail parked")
+
+        def some_parked() -> bool:
+            parked.extend(drain(vhost.url, DEAD_QUEUE))
+            return bool(parked)
+
+        wait_for(some_parked, timeout=30, message="the refused e-mail parked")
     (received,) = smtp_server.recorder.received
     assert received.rcpt_tos == ["hong@example.kr"]
     message = received.message
