@@ -105,10 +105,14 @@ def make_client(service: str, settings: Mapping[str, Any]) -> Any:
         read_timeout=float(settings.get("read_timeout", 10.0)),
         tcp_keepalive=True,
     )
+    def text(key: str) -> str | None:
+        value = settings.get(key)
+        return str(value) if value not in (None, "") else None
+
     session = boto3.session.Session(
-        aws_access_key_id=settings.get("aws_access_key_id") or None,
-        aws_secret_access_key=settings.get("aws_secret_access_key") or None,
-        aws_session_token=settings.get("aws_session_token") or None,
+        aws_access_key_id=text("aws_access_key_id"),
+        aws_secret_access_key=text("aws_secret_access_key"),
+        aws_session_token=text("aws_session_token"),
         region_name=str(settings.get("region") or DEFAULT_REGION),
     )
     return session.client(service, endpoint_url=settings.get("endpoint_url") or None, config=config)
