@@ -229,5 +229,5 @@ def test_stop_is_clean(tmp_path: Path) -> None:
     assert pump is not None and pump._thread is not None and not pump._thread.is_alive()
     leftover = [t for t in threading.enumerate()
                 if t.ident not in before and t.name.startswith(("send-", "delay-pump", "router",
-                                                                 "worker-"))]
+                                                                 "worker-", "ledger-sweeper"))]
     assert leftover == []

@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 
+from hub.confirms import ConfirmingPublisher
+from hub.consumer import ConsumingLoop, Settlement
 from hub.events import EventRejected
 from hub.jobs import ATTEMPT, NOT_BEFORE, REASON, Job, notification_id
 from hub.ledger import Ledger, open_ledger
 from hub.router import REASON_CODE, REJECTED_AT, Router
 from hub.rules import load_rules, parse_rules
 from hub.topology import NOTIFY_EXCHANGE, REJECTED_QUEUE
+from hub.transport import PROFILES
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = {"sms": "phone", "email": "email", "push": "push_token"}
@@ -180,3 +183,54 @@ def test_route_raises_what_handle_rejects() -> None:
     with pytest.raises(EventRejected) as info:
         make_router().route(b"[]")
     assert info.value.code == "not_an_object"
+
+
+# -- acks of the consuming loop that runs the router -----------------------------------------
+class FakeChannel:
+    """Records what the loop asks of the broker."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, bool]] = []
+
+    def basic_ack(self, tag: int, multiple: bool = False) -> None:
+        self.calls.append(("ack", tag, multiple))
+
+    def basic_reject(self, tag: int, requeue: bool = True) -> None:
+        self.calls.append(("reject", tag, requeue))
+
+
+def settle(*settlements: Settlement) -> list[tuple[str, int, bool]]:
+    channel = FakeChannel()
+    loop = ConsumingLoop(None, PROFILES["amqp"], make_router())  # type: ignore[arg-type]
+    loop.channel = channel
+    loop.publisher = ConfirmingPublisher(None, channel, confirms=False)
+    for s in settlements:
+        loop.settle(s)
+    loop._apply_settlements()
+    return channel.calls
+
+
+@pytest.mark.parametrize(
+    ("settlements", "calls"),
+    [
+        ([Settlement(1), Settlement(2), Settlement(3)], [("ack", 3, True)]),
+        ([Settlement(2), Settlement(3)], []),  # 1 is not settled yet: nothing acked
+        ([Settlement(1), Settlement(2, reject=True), Settlement(3)],
+         [("reject", 2, False), ("ack", 3, True)]),
+    ],
+)
+def test_settled_deliveries_are_acked_together(settlements: list[Settlement],
+                                               calls: list[tuple[str, int, bool]]) -> None:
+    assert settle(*settlements) == calls
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: ConsumingLoop._flush_acks sends basic.ack(multiple) "
+                   "up to a tag it rejected; RabbitMQ closes the channel (406 PRECONDITION_FAILED "
+                   "unknown delivery tag), so every unacked delivery on it is redelivered")
+def test_a_rejected_delivery_is_never_acked() -> None:
+    # Given deliveries 1 and 2 settled, and 3 (the last) rejected
+    calls = settle(Settlement(1), Settlement(2), Settlement(3, reject=True))
+    # Then 3 is rejected, and the acks stop below it
+    assert ("reject", 3, False) in calls
+    assert [c for c in calls if c[0] == "ack" and c[1] >= 3] == []
+    assert ("ack", 2, True) in calls

@@ -3,6 +3,7 @@ notification ids; every mistake in a rules file is refused at load time."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,10 @@ def test_a_notification_id_is_a_fixed_uuid() -> None:
 def test_a_job_survives_encoding() -> None:
     (job, *_) = jobs(event("case.received", citizen=citizen("sms")))
     assert Job.decode(job.encode()) == job
+    # every field, including those with defaults, is on the wire
+    changed = dataclasses.replace(job, rule="custom", quiet_hours=False, critical=True)
+    assert Job.decode(changed.encode()) == changed
+    assert set(json.loads(job.encode())) == {f.name for f in dataclasses.fields(Job)}
 
 
 RECIPIENTS = '[recipients]\ncitizen = "citizen"\nofficer = "case.officer"\n'

@@ -571,12 +571,12 @@ def test_a_rate_limit_defers_what_it_cannot_take(store: TemplateStore, ledger: L
 def test_two_different_deferrals_have_different_status_event_ids(
     store: TemplateStore, ledger: Ledger
 ) -> None:
-    # Given a survey scheduled for 20:30 that, at 20:30, falls into quiet hours at 21:00?
-    # (simpler: scheduled until 21:30, then deferred by quiet hours until 08:00)
+    # Given a notice scheduled for 21:30 (a rule delay), first seen at 20:30
     clock = Clock(kst(24, 20, 30))
     worker = make_worker(store, ledger, clock, FakeSender(), policy=quiet_policy())
     job = make_job()
     scheduled = worker.process(job, {ATTEMPT: 1, NOT_BEFORE: kst(24, 21, 30).isoformat()}, 1, 1)
+    # When it is due at 21:30 and quiet hours defer it again, to 08:00
     clock.now = kst(24, 21, 30)
     quiet = worker.process(job, {ATTEMPT: 1}, 2, 1)
     (a,) = status_events(scheduled)
