@@ -166,9 +166,9 @@ class ProviderChain:
         return {link.name: link.breaker.state for link in self.links}
 
     def _observe(self, link: _Link, outcome: str, started: float) -> None:
-        metrics.PROVIDER_LATENCY.labels(
-            channel=self.channel, provider=link.name, outcome=outcome
-        ).observe(time.perf_counter() - started)
+        metrics.child(metrics.PROVIDER_LATENCY, self.channel, link.name, outcome).observe(
+            time.perf_counter() - started
+        )
 
     def send(self, message: Message) -> Receipt:
         """Send through the first provider that takes it; see the module docstring."""
@@ -186,8 +186,8 @@ class ProviderChain:
                 receipt = link.provider.send(message)
             except CredentialsError as exc:
                 self._observe(link, "credentials", started)
-                metrics.PROVIDER_CREDENTIALS_REJECTED.labels(
-                    channel=self.channel, provider=link.name
+                metrics.child(
+                    metrics.PROVIDER_CREDENTIALS_REJECTED, self.channel, link.name
                 ).inc()
                 link.breaker.failure()
                 last_credentials = exc
