@@ -170,6 +170,10 @@ class PikaProducer(Producer):
             reason = self._error or "connection lost before the broker confirmed"
             result.failed.extend((eid, reason) for eid in self._pending.values())
             self._pending.clear()
+        if not self._exhausted:  # stopped before publishing them all (connection lost)
+            reason = self._error or "connection lost before publishing"
+            result.failed.extend((encode(event)[2], reason) for event in self._source)
+            self._exhausted = True
         return result
 
     def _pump(self) -> None:
