@@ -110,6 +110,8 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ValueError(f"{name}: {part!r} is both a value and a table")
+        if isinstance(node.get(path[-1]), dict):
+            raise ValueError(f"{name}: {path[-1]!r} is both a value and a table")
         node[path[-1]] = _parse_env_value(raw)
     return tree
 

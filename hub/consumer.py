@@ -51,6 +51,7 @@ class Settlement:
     delivery_tag: int
     publishes: list[Publish] = field(default_factory=list)
     reject: bool = False  # reject without requeue: the queue's dead-letter target takes it
+    requeue: bool = False  # with reject: back to the queue (the delivery limit still applies)
     after: Callable[[], None] | None = None  # run once the delivery is acked (metrics, logs)
 
 
@@ -107,6 +108,7 @@ class ConsumingLoop:
         self._ready = threading.Event()
         self._next_tag = 1  # lowest delivery tag not yet acked
         self._settled: set[int] = set()
+        self._rejected: set[int] = set()  # settled by a reject: never named in an ack
         self._waiting = 0  # settlements whose publishes are unconfirmed
         self.channel: Any = None
         self.publisher: ConfirmingPublisher | None = None
@@ -220,7 +222,7 @@ class ConsumingLoop:
             log.error("publish failed for delivery %s (%s); dead-lettering it", tag, reason)
             self._reject(tag)
         elif settlement.reject:
-            self._reject(tag)
+            self._reject(tag, requeue=settlement.requeue)
         elif not self.profile.multiple_ack:
             self.channel.basic_ack(tag)
         else:
@@ -231,22 +233,30 @@ class ConsumingLoop:
             except Exception:  # metrics must never break delivery
                 log.exception("after-settlement hook failed")
 
-    def _reject(self, tag: Any) -> None:
-        self.channel.basic_reject(tag, requeue=False)
+    def _reject(self, tag: Any, *, requeue: bool = False) -> None:
+        self.channel.basic_reject(tag, requeue=requeue)
         if self.profile.multiple_ack:
             self._settled.add(tag)
+            self._rejected.add(tag)
 
     def _flush_acks(self) -> None:
+        """Ack with ``multiple=True`` up to the highest tag below which every delivery
+        is settled. A rejected tag is passed over but never named in the ack: the
+        broker would close the channel for an unknown delivery tag."""
         if not self._settled or self._next_tag not in self._settled:
             return
-        last = self._next_tag
-        while last in self._settled:
-            self._settled.discard(last)
-            last += 1
-        upto = last - 1
-        if self.profile.multiple_ack:
+        tag = self._next_tag
+        upto = None
+        while tag in self._settled:
+            self._settled.discard(tag)
+            if tag in self._rejected:
+                self._rejected.discard(tag)
+            else:
+                upto = tag
+            tag += 1
+        if upto is not None and self.profile.multiple_ack:
             self.channel.basic_ack(upto, multiple=True)
-        self._next_tag = last
+        self._next_tag = tag
 
     def _shutdown(self, consumer: KombuConsumer) -> None:
         try:

@@ -145,7 +145,7 @@ def validate(obj: Any) -> None:
 
 def parse_event(body: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CaseEvent:
     """Decode, parse and validate one event; raise :class:`EventRejected`."""
-    size = len(body)
+    size = len(body) if isinstance(body, bytes) else len(body.encode("utf-8"))
     if size > max_bytes:
         raise EventRejected("too_large", f"body is {size} bytes, over the limit of {max_bytes}")
     if isinstance(body, bytes):

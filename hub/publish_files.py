@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -16,6 +17,7 @@ def read_events(path: str) -> Iterator[bytes]:
     Lines that are not JSON are passed on as they are: the router rejects them with
     their reason, so nothing in a file is silently skipped."""
     data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    data = data.removeprefix(codecs.BOM_UTF8)  # editors on Windows write one
     stripped = data.strip()
     if not stripped:
         return

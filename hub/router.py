@@ -61,7 +61,8 @@ class Router(Stage):
     def route(self, body: bytes) -> list[Publish]:
         """The publishes one event calls for; raises :class:`EventRejected`."""
         event = parse_event(body, max_bytes=self.max_event_bytes)
-        metrics.child(metrics.EVENTS_RECEIVED, event.type, event.source).inc()
+        source = event.source if len(event.source) <= 64 else "(long)"  # bounded label
+        metrics.child(metrics.EVENTS_RECEIVED, event.type, source).inc()
         now = self.clock()
         publishes = []
         for job, rule in self.rules.jobs(event, self.address_fields):

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from channels import CHANNEL_NAMES
 from hub.events import EVENT_TYPES, CaseEvent
 from hub.jobs import Job, Recipient, notification_id
 from hub.topology import parse_duration
@@ -126,6 +127,10 @@ def parse_rules(raw: Mapping[str, Any], *, source: str = "rules") -> Rules:
             or not all(isinstance(c, str) for c in channels)
         ):
             raise RulesError(f"{where}: channels must be a non-empty list of channel names")
+        unknown_channels = [c for c in channels if c not in CHANNEL_NAMES]
+        if unknown_channels:
+            raise RulesError(f"{where}: unknown channels {unknown_channels}; "
+                             f"known: {', '.join(CHANNEL_NAMES)}")
         try:
             delay = parse_duration(entry.get("delay", 0))
         except ValueError as exc:

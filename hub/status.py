@@ -58,7 +58,11 @@ def status_event(
         "template_version": template_version,
         "retry_at": retry_at,
     }
-    event_id = str(uuid.uuid5(_NS, f"{job.notification_id}|{status}|{attempt}"))
+    # (a notice may be deferred more than once in one attempt: each deferral is its own)
+    key = f"{job.notification_id}|{status}|{attempt}"
+    if status == "deferred":
+        key += f"|{retry_at}"
+    event_id = str(uuid.uuid5(_NS, key))
     event = {
         "specversion": "1.0",
         "id": event_id,

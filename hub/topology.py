@@ -97,6 +97,10 @@ class Topology:
     def build(
         cls, channels: Iterable[str], tiers: Sequence[str], *, quorum_queues: bool = True
     ) -> Topology:
+        if isinstance(tiers, str):  # "10s, 1m" from an environment variable
+            tiers = [t.strip() for t in tiers.split(",") if t.strip()]
+        if not tiers:
+            raise ValueError("at least one retry tier is required (retry.tiers)")
         parsed = tuple(Tier(t, parse_duration(t)) for t in tiers)
         if list(parsed) != sorted(parsed, key=lambda t: t.seconds):
             raise ValueError(f"retry tiers must be in increasing order: {list(tiers)}")

@@ -161,7 +161,12 @@ class ChannelWorker(Stage):
         if future.cancelled():
             self._release(tag)
             return
-        settlement = future.result()
+        error = future.exception()
+        if error is not None:  # even the error path failed: give the delivery back
+            log.error("could not settle delivery %s (%s); returning it to the queue", tag, error)
+            settlement = Settlement(tag, [], reject=True, requeue=True)
+        else:
+            settlement = future.result()
         previous = settlement.after
 
         def after() -> None:
@@ -316,7 +321,8 @@ class ChannelWorker(Stage):
                               f"attempts used up ({attempt}): {exc.reason}", provider)
         tier = self.retry.tier_for_attempt(attempt)
         retry_at = self.clock() + timedelta(seconds=tier.seconds)
-        self.ledger.record(job, "retrying", attempt=attempt, provider=provider, reason=exc.reason)
+        self._record_quietly(job, "retrying", attempt=attempt, provider=provider,
+                             reason=exc.reason)
         metrics.child(metrics.RETRIES, self.channel, tier.name).inc()
         publish = self._tier_publish(job, headers, tier.name, {ATTEMPT: attempt + 1})
         return self._settlement(tag, [publish, status_event(
@@ -326,12 +332,21 @@ class ChannelWorker(Stage):
     def _dead(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int, code: str,
               reason: str, provider: str | None) -> Settlement:
         log.warning("notice %s parked (%s): %s", job.notification_id, code, reason)
-        self.ledger.record(job, "dead", attempt=attempt, provider=provider, reason=reason)
+        self._record_quietly(job, "dead", attempt=attempt, provider=provider, reason=reason)
         metrics.child(metrics.PARKED, self.channel, code).inc()
         return self._settlement(tag, [
             self._dead_publish(job.encode(), headers, code, reason, attempt),
             status_event(job, "dead", attempt=attempt, provider=provider, reason=reason),
         ], "dead", provider)
+
+    def _record_quietly(self, job: Job, status: str, **kwargs: Any) -> None:
+        """Record a failure outcome; the ledger being down must not stop the retry or
+        the parking that follows (the broker keeps the job either way)."""
+        try:
+            self.ledger.record(job, status, **kwargs)
+        except Exception:
+            log.exception("ledger unavailable: %s of %s not recorded", status,
+                          job.notification_id)
 
     def _settlement(self, tag: Any, publishes: list[Publish], outcome: str,
                     provider: str | None) -> Settlement:

@@ -261,6 +261,12 @@ class Ledger:
         """Notices sent to ``address`` (found by its keyed hash), newest first."""
         return []
 
+    def counts_since(self, since: datetime) -> dict[tuple[str, str], int]:
+        """How many notices, by ``(channel, status)``, last changed at or after
+        ``since`` (``status`` is the notice's current one). ``minwon-hub status`` reads
+        "sent / failed in the last hour" from it. The default keeps nothing: empty."""
+        return {}
+
     def stale_claims(self, before: datetime) -> list[NoticeRecord]:
         """Notices left in ``sending`` with ``claimed_at`` earlier than ``before``."""
         return []

@@ -143,6 +143,15 @@ class MemoryLedger(Ledger):
                      if n["recipient_hash"] == digest]
         return sorted(found, key=lambda n: n.created_at, reverse=True)
 
+    def counts_since(self, since: datetime) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        with self._lock:
+            for n in self._notices.values():
+                if n["updated_at"] >= since:
+                    key = (n["channel"], n["status"])
+                    counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def stale_claims(self, before: datetime) -> list[NoticeRecord]:
         with self._lock:
             found = [

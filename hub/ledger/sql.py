@@ -439,6 +439,16 @@ class SqlLedger(Ledger):
             ).all()
             return self._records(conn, rows)
 
+    def counts_since(self, since: datetime) -> dict[tuple[str, str], int]:
+        """One ``GROUP BY`` over the rows ``ix_notices_updated_at`` finds."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(notices.c.channel, notices.c.status, func.count())
+                .where(notices.c.updated_at >= since)
+                .group_by(notices.c.channel, notices.c.status)
+            ).all()
+        return {(channel, status): int(n) for channel, status, n in rows}
+
     def stale_claims(self, before: datetime) -> list[NoticeRecord]:
         with self._read() as conn:
             rows = conn.execute(

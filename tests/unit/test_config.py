@@ -161,8 +161,6 @@ def test_a_name_that_is_both_a_value_and_a_table_is_refused() -> None:
         env_overrides({"MINWON__A": "1", "MINWON__A__B": "2"})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: env_overrides lets MINWON__A replace the table "
-                   "MINWON__A__B built when it comes later, instead of refusing")
 def test_the_conflict_is_refused_whatever_the_order() -> None:
     with pytest.raises(ValueError, match="both a value and a table"):
         env_overrides({"MINWON__A__B": "2", "MINWON__A": "1"})

@@ -231,8 +231,6 @@ def test_the_size_check_comes_before_anything_else() -> None:
     assert exc.code == "too_large"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse_event measures a str body in characters, "
-                   "not UTF-8 bytes, so Korean text passes a byte limit it exceeds")
 def test_a_text_body_is_measured_in_bytes() -> None:
     # Given a text body of 30 Korean characters (90 UTF-8 bytes)
     text = json.dumps({"title": "가" * 30}, ensure_ascii=False)

@@ -137,9 +137,6 @@ def test_a_missing_file_raises(tmp_path: Path) -> None:
 BOM = b"\xef\xbb\xbf"  # what Windows editors (메모장) put before UTF-8 text
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_events passes a UTF-8 byte-order mark on "
-                   "with the first event, which the router then rejects as bad_json "
-                   "('Unexpected UTF-8 BOM')")
 @pytest.mark.parametrize(
     "data",
     [

@@ -224,9 +224,6 @@ def test_settled_deliveries_are_acked_together(settlements: list[Settlement],
     assert settle(*settlements) == calls
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ConsumingLoop._flush_acks sends basic.ack(multiple) "
-                   "up to a tag it rejected; RabbitMQ closes the channel (406 PRECONDITION_FAILED "
-                   "unknown delivery tag), so every unacked delivery on it is redelivered")
 def test_a_rejected_delivery_is_never_acked() -> None:
     # Given deliveries 1 and 2 settled, and 3 (the last) rejected
     calls = settle(Settlement(1), Settlement(2), Settlement(3, reject=True))

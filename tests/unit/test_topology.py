@@ -76,8 +76,6 @@ def test_tiers_must_be_in_increasing_order(tiers: list[str], ok: bool) -> None:
             Topology.build(CHANNELS, tiers)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Topology.build accepts no tiers at all; the worker "
-                   "then fails with IndexError on its first retry instead of at start")
 def test_at_least_one_tier_is_required() -> None:
     with pytest.raises(ValueError):
         Topology.build(CHANNELS, [])

@@ -566,8 +566,6 @@ def test_a_rate_limit_defers_what_it_cannot_take(store: TemplateStore, ledger: L
     assert len(sender.messages) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: status_event ids are uuid5(notice|status|attempt), "
-                   "so two different deferrals of one attempt share a CloudEvents id")
 def test_two_different_deferrals_have_different_status_event_ids(
     store: TemplateStore, ledger: Ledger
 ) -> None:
@@ -645,9 +643,6 @@ class BrokenLedger(Ledger):
         raise ConnectionError("database is down")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when the ledger fails, _process_safely's own "
-                   "_failed() raises again; the future's error is swallowed by _on_done and the "
-                   "delivery is never settled (worker busy forever, prefetch slot lost)")
 def test_a_failing_ledger_still_settles_the_delivery(store: TemplateStore, clock: Clock) -> None:
     worker = make_worker(store, BrokenLedger(hash_key=b"k"), clock, FakeSender())
     loop = FakeLoop()
