@@ -1,0 +1,1 @@
+"""The fault-injection suite (see :mod:`tests.reliability.faults`)."""
