@@ -101,6 +101,7 @@ def test_worker_killed_mid_batch_loses_nothing(vhost: VHost, tmp_path: Path) -> 
     assert lost == 0
     assert twice == 0, "the sweeper must settle stale claims from the outbox, not resend"
     assert _ledger_statuses(tmp_path, set(sent)) == {"sent"}
+    assert second is not None and second.returncode == 0, "graceful stop on SIGTERM failed"
 
 
 def _ledger_statuses(tmp_path: Path, ids: set[str]) -> set[str | None]:
@@ -109,7 +110,6 @@ def _ledger_statuses(tmp_path: Path, ids: set[str]) -> set[str | None]:
         return {getattr(ledger.notice(nid), "status", None) for nid in ids}
     finally:
         ledger.close()
-    assert second is not None and second.returncode == 0, "graceful stop on SIGTERM failed"
 
 
 def _queue_exists(url: str) -> bool:
