@@ -307,7 +307,25 @@ class ChannelWorker(Stage):
             template=rendered.template,
             template_version=rendered.version,
             attempt=attempt,
+            extra=self._extra(job, org),
         )
+
+    def _extra(self, job: Job, org: Mapping[str, Any]) -> dict[str, Any]:
+        """What some providers need beyond the text: the case link for push (the app
+        opens the case), and the standard #{variables} of 알림톡 templates."""
+        case = job.data.get("case") or {}
+        if self.channel == "push":
+            return {"url": case.get("url")} if case.get("url") else {}
+        if self.channel != "sms":
+            return {}
+        officer = case.get("officer") or {}
+        params = {
+            "name": job.recipient.name, "case_id": job.case_id, "case_title": case.get("title"),
+            "department": case.get("department"), "officer": officer.get("name"),
+            "officer_phone": officer.get("phone"), "org": org.get("name"),
+            "callcenter": org.get("callcenter"), "url": case.get("url"),
+        }
+        return {"alimtalk": {"parameters": {k: str(v) for k, v in params.items() if v}}}
 
     def _failed(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int,
                 exc: SendError, version: str | None = None) -> Settlement:
