@@ -126,7 +126,7 @@ def _list(config: Any, args: argparse.Namespace, url: str) -> int:
     headers, rows = list_rows(items, _tz(config))
     print(table(headers, rows))
     more = " (--limit reached; there may be more)" if args.limit == len(items) else ""
-    print(f"\n{len(items)} message(s) on {_queue(args)}{more}")
+    print(f"\n{len(items)} message(s) on {_queue(args)}{more}; times in {_tz(config)}")
     return 0
 
 
@@ -178,7 +178,8 @@ def _replay(config: Any, args: argparse.Namespace, url: str) -> int:
         print(f"removed {len(result.already_sent)} already sent (by an earlier replay): "
               + ", ".join(str(p.id) for p in result.already_sent))
     for p in result.in_progress:
-        print(f"left {p.id}: a worker is sending it now; replay again later")
+        print(f"left {p.id}: the ledger says a worker is sending it (or was, when it died: "
+              "the sweeper frees such claims after ledger.sweep_after); replay again later")
     for p in result.not_replayable:
         print(f"left {p.id or '(no id)'}: not a hub job ({p.reason_code}); inspect it with "
               "dlq show, then purge it")
