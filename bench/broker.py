@@ -92,7 +92,8 @@ def queue_depth(url: str, queue: str) -> tuple[int, int]:
         return int(ok.message_count), int(ok.consumer_count)
 
 
-def wait_for_consumers(url: str, queues: dict[str, int], timeout: float = 60.0) -> None:
+def wait_for_consumers(url: str, queues: dict[str, int], timeout: float = 60.0,
+                       interval: float = 0.2) -> None:
     """Until each queue has at least its number of consumers."""
     deadline = time.monotonic() + timeout
     while True:
@@ -101,7 +102,7 @@ def wait_for_consumers(url: str, queues: dict[str, int], timeout: float = 60.0) 
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"no consumers on {sorted(missing)} after {timeout}s")
-        time.sleep(0.2)
+        time.sleep(interval)
 
 
 def broker_info() -> dict[str, str]:
@@ -118,30 +119,29 @@ def broker_info() -> dict[str, str]:
 
 
 def beam_pids() -> list[int]:
-    """Process ids of the Erlang VM (the broker), to sample its CPU use."""
+    """Process ids of the broker's Erlang VM (not of ``rabbitmqctl``, which runs one
+    too), to sample its CPU use."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/comm") as fh:
-                if fh.read().strip().startswith("beam"):
-                    pids.append(int(entry))
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read()
         except OSError:
             continue
+        if b"beam" in cmdline.split(b"\0", 1)[0] and b"rabbit\0boot" in cmdline:
+            pids.append(int(entry))
     return pids
 
 
-def declare_topology(url: str, channels: tuple[str, ...] = ("sms", "email", "push")) -> None:
+def declare_topology(url: str, channels: tuple[str, ...] = ("sms", "email", "push"), *,
+                     quorum: bool = True) -> None:
     """The hub's exchanges and queues in the vhost of ``url`` (as the hub declares them)."""
     from hub.config import load_config
-    from hub.topology import from_config
+    from hub.topology import Topology
 
     config = load_config(environ={})
-    topology = from_config(config)
-    if tuple(topology.channels) != channels:
-        from hub.topology import Topology
-
-        topology = Topology.build(channels, config["retry"]["tiers"])
+    topology = Topology.build(channels, config["retry"]["tiers"], quorum_queues=quorum)
     with Connection(url, connect_timeout=10) as conn:
         topology.declare(conn.channel())

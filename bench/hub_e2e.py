@@ -42,8 +42,11 @@ def preload(url: str, run: str, count: int, *, channels: tuple[str, ...]) -> Non
 
 def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
         channels: tuple[str, ...] = workload.CHANNELS, timeout: float = 600.0,
-        profile: Path | None = None) -> dict[str, Any]:
-    """One end-to-end run in a fresh vhost; returns its figures."""
+        profile: Path | None = None, ledger: str | None = None,
+        whatif: str = "") -> dict[str, Any]:
+    """One end-to-end run in a fresh vhost; returns its figures. ``ledger`` replaces
+    the SQLite file; ``whatif`` names patches of :mod:`bench.whatif.sitecustomize`
+    (experiments only)."""
     expected = events * len(channels)
     with broker.fresh_vhost(f"hub{int(latency_ms)}ms") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
@@ -52,13 +55,17 @@ def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
         config = workdir / "minwon.toml"
         config.write_text(workload.hub_config_toml(
             url=url, record=record, latency_ms=latency_ms,
-            ledger=f"sqlite:///{workdir / 'minwon-ledger.db'}",
+            ledger=ledger or f"sqlite:///{workdir / 'minwon-ledger.db'}",
             concurrency=concurrency, prefetch=prefetch, channels=channels), "utf-8")
-        broker.declare_topology(url, channels)
+        broker.declare_topology(url, channels, quorum="classic" not in whatif)
         run_id = workload.new_run_id("e2e")
         preload(url, run_id, events, channels=channels)
 
-        hub = procs.HubProcesses(config, workdir, channels, router=False)
+        env: dict[str, str] = {}
+        if whatif:
+            root = Path(__file__).resolve().parent
+            env = {"BENCH_WHATIF": whatif, "PYTHONPATH": f"{root / 'whatif'}:{root.parent}"}
+        hub = procs.HubProcesses(config, workdir, channels, router=False, env=env)
         counter = records.RecordCounter(record)
         beam = broker.beam_pids()
         try:
@@ -67,7 +74,10 @@ def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
             beam_cpu = sum(procs.cpu_seconds(p) for p in beam)
             busy0, total0 = procs.total_cpu_busy()
             hub.mark_cpu()
-            hub.spawn("router")
+            router = hub.spawn("router")
+            # the router's own start-up (imports, ~1 s of CPU) is not part of the work
+            broker.wait_for_consumers(url, {"hub.router": 1}, interval=0.02)
+            router.cpu_mark = procs.cpu_seconds(router.pid)
             spies = []
             if profile is not None:
                 broker.wait_for_consumers(url, {"hub.router": 1})
