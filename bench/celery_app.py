@@ -13,7 +13,8 @@ Configured from the environment (each worker process reads it at import):
 folder; default the shipped one).
 
 Run as ``celery -A bench.celery_app worker -P threads -c 128 -Q bench.sms``.
-Celery's own defaults otherwise (early ack, prefetch multiplier 4).
+Celery's own defaults otherwise (early ack, prefetch multiplier 4);
+``BENCH_CELERY_ACKS_LATE=1`` acks after the task (``task_acks_late``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
     worker_send_task_events=False,
+    # BENCH_CELERY_ACKS_LATE=1: ack after the task ran (the hub's guarantee), not on receipt
+    task_acks_late=os.environ.get("BENCH_CELERY_ACKS_LATE", "") == "1",
 )
 
 _state: dict[str, Any] = {}

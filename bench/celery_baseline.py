@@ -47,7 +47,7 @@ def _preload(url: str, run_id: str, events: int, channels: tuple[str, ...]) -> i
 
 def run(*, latency_ms: float, events: int, concurrency: int,
         channels: tuple[str, ...] = workload.CHANNELS, timeout: float = 600.0,
-        profile: Path | None = None) -> dict[str, Any]:
+        profile: Path | None = None, acks_late: bool = False) -> dict[str, Any]:
     with broker.fresh_vhost("celery") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
         workdir = Path(tmp)
@@ -56,6 +56,7 @@ def run(*, latency_ms: float, events: int, concurrency: int,
         env = dict(os.environ)
         env.update({"BENCH_CELERY_BROKER": url, "BENCH_LATENCY_MS": str(latency_ms),
                     "BENCH_RECORD": str(record),
+                    "BENCH_CELERY_ACKS_LATE": "1" if acks_late else "",
                     "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
         celery_exe = Path(sys.executable).with_name("celery")
         workers: list[procs.Proc] = []
@@ -81,13 +82,17 @@ def run(*, latency_ms: float, events: int, concurrency: int,
                         raise RuntimeError(f"{w.name} exited: "
                                            f"{w.log.read_text('utf-8', 'replace')[-2000:]}")
 
+            # CPU from the moment each worker consumes (its start-up is not the work)
+            broker.wait_for_consumers(url, {f"bench.{c}": 1 for c in channels},
+                                      interval=0.02)
+            for w in workers:
+                w.cpu_mark = procs.cpu_seconds(w.pid)
             spies: list[subprocess.Popen[bytes]] = []
             if profile is not None:
-                broker.wait_for_consumers(url, {f"bench.{c}": 1 for c in channels})
                 hub = procs.HubProcesses(Path("."), workdir, (), procs=workers)
                 spies = hub.profile(profile, seconds=max(2.0, expected / 1500))
             got = counter.wait_for(expected, timeout, check=check)
-            cpu = {w.name: round(procs.cpu_seconds(w.pid), 2) for w in workers}
+            cpu = {w.name: round(procs.cpu_seconds(w.pid) - w.cpu_mark, 2) for w in workers}
             rss = {w.name: round(procs.rss_mb(w.pid)[1], 1) for w in workers}
             beam_cpu = sum(procs.cpu_seconds(p) for p in beam) - beam_cpu
             for spy in spies:
@@ -115,6 +120,7 @@ def run(*, latency_ms: float, events: int, concurrency: int,
         "per_s": round(rate, 1),
         "seconds": round(len(found) / rate, 2) if rate else 0.0,
         "concurrency": concurrency,
+        "acks_late": acks_late,
         "cpu_seconds": {**cpu, "rabbitmq": round(beam_cpu, 2)},
         "peak_rss_mb": rss,
     }
