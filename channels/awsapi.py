@@ -49,7 +49,6 @@ from channels.base import (
     TransientError,
 )
 from channels.httpapi import DEFAULT_POOL_SIZE, scrub
-from channels.simulation import Simulator
 
 DEFAULT_REGION = "ap-northeast-2"
 
@@ -140,7 +139,6 @@ class AwsProvider(Provider):
     def __init__(self, settings: Mapping[str, Any], *, channel: str) -> None:
         super().__init__(settings, channel=channel)
         self.client = make_client(self.service, self.settings)
-        self.simulator = Simulator(self.name)
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         """Call one API operation; every failure raises a classified :class:`SendError`."""

@@ -92,7 +92,7 @@ class CredentialsError(PermanentError):
 
 
 class Provider:
-    """Base class of every provider. Subclasses set ``name`` and fill in ``send``.
+    """Base class of every provider. Subclasses set ``name`` and fill in ``deliver``.
 
     ``settings`` is the ``[providers.<name>]`` table of the configuration, with
     secrets already merged in from the environment.
@@ -101,8 +101,11 @@ class Provider:
     name: ClassVar[str] = "base"
 
     def __init__(self, settings: Mapping[str, Any], *, channel: str) -> None:
+        from channels.simulation import Simulator  # (simulation imports this module)
+
         self.settings = dict(settings)
         self.channel = channel
+        self.simulator = Simulator(self.name)
 
     def accepts(self, message: Message) -> bool:
         """Whether this provider can carry ``message`` at all (알림톡, for one, needs a
@@ -110,9 +113,30 @@ class Provider:
         answers False. True by default."""
         return True
 
-    def send(self, message: Message) -> Receipt:  # pragma: no cover - interface
-        """Send one message or raise :class:`SendError`. Must be thread-safe."""
+    def send(self, message: Message) -> Receipt:
+        """Send one message or raise :class:`SendError`. Thread-safe.
+
+        Reserved simulated recipients (:mod:`channels.simulation`) are answered here,
+        without the network; every other message goes to :meth:`deliver`."""
+        simulated = self.simulator.answer(message)
+        if simulated is not None:
+            return simulated
+        return self.deliver(message)
+
+    def deliver(self, message: Message) -> Receipt:  # pragma: no cover - interface
+        """Hand one message to the provider: what a subclass fills in."""
         raise NotImplementedError
+
+    def sender_for(self, message: Message, what: str = "sender number") -> str:
+        """The organisation's sender (number or from-address), else the provider's own
+        ``sender`` setting. None is our configuration's fault, not the recipient's: a
+        :class:`CredentialsError`, so the chain fails over."""
+        sender = message.sender or self.settings.get("sender")
+        if not sender:
+            raise CredentialsError(
+                f"no {what} for this organisation", provider=self.name, code="NO-SENDER"
+            )
+        return str(sender)
 
     def lookup(self, notification_id: str) -> Receipt | None:
         """What the provider knows of a message sent for ``notification_id``: its receipt

@@ -32,7 +32,6 @@ from channels.base import (
     SendError,
     TransientError,
 )
-from channels.simulation import Simulator
 from hub.masking import mask_text
 
 DEFAULT_POOL_SIZE = 128
@@ -86,7 +85,6 @@ class HttpProvider(Provider):
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.simulator = Simulator(self.name)
 
     def require(self, key: str) -> str:
         """A required setting, or :class:`CredentialsError` naming the missing key

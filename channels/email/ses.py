@@ -18,7 +18,7 @@ from email.utils import formataddr
 from typing import Any, ClassVar
 
 from channels.awsapi import AwsProvider
-from channels.base import CredentialsError, Message, Receipt
+from channels.base import Message, Receipt
 from channels.email.mime import address
 
 
@@ -36,15 +36,8 @@ class SesEmail(AwsProvider):
     name: ClassVar[str] = "ses"
     service: ClassVar[str] = "sesv2"
 
-    def send(self, message: Message) -> Receipt:
-        simulated = self.simulator.answer(message)
-        if simulated is not None:
-            return simulated
-        sender = message.sender or self.settings.get("sender")
-        if not sender:
-            raise CredentialsError(  # our configuration, not the recipient: fail over
-                "no from-address for this organisation", provider=self.name, code="NO-SENDER"
-            )
+    def deliver(self, message: Message) -> Receipt:
+        sender = self.sender_for(message, "from-address")
         # Validate both addresses locally: a malformed one is permanent, no call needed.
         from_addr = address(None, str(sender), provider=self.name)
         to_addr = address(None, message.to, provider=self.name)

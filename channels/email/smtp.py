@@ -37,7 +37,6 @@ from channels.base import (
 )
 from channels.email.mime import build_email
 from channels.httpapi import scrub
-from channels.simulation import Simulator
 
 _AUTH_CODES = frozenset({530, 534, 535, 538})
 
@@ -141,7 +140,6 @@ class SmtpEmail(Provider):
         self.host = str(self.settings.get("host", "localhost"))
         self.port = int(self.settings.get("port", default_port))
         self.timeout = float(self.settings.get("timeout", 10.0))
-        self.simulator = Simulator(self.name)
         self.pool = SmtpPool(
             self._connect,
             size=int(self.settings.get("pool_size", 4)),
@@ -205,15 +203,8 @@ class SmtpEmail(Provider):
             ) from exc
         return conn
 
-    def send(self, message: Message) -> Receipt:
-        simulated = self.simulator.answer(message)
-        if simulated is not None:
-            return simulated
-        sender = message.sender or self.settings.get("sender")
-        if not sender:
-            raise CredentialsError(  # our configuration, not the recipient: fail over
-                "no from-address for this organisation", provider=self.name, code="NO-SENDER"
-            )
+    def deliver(self, message: Message) -> Receipt:
+        sender = self.sender_for(message, "from-address")
         mime = build_email(
             message,
             sender=str(sender),

@@ -94,10 +94,7 @@ class SnsPush(AwsProvider):
             self._endpoints[token] = arn
         return arn
 
-    def send(self, message: Message) -> Receipt:
-        simulated = self.simulator.answer(message)
-        if simulated is not None:
-            return simulated
+    def deliver(self, message: Message) -> Receipt:
         answer = self.call(
             "publish",
             TargetArn=self.endpoint_arn(message.to),

@@ -66,10 +66,7 @@ class NhnAlimtalk(HttpProvider):
     def accepts(self, message: Message) -> bool:
         return self.template_code(message) is not None
 
-    def send(self, message: Message) -> Receipt:
-        simulated = self.simulator.answer(message)
-        if simulated is not None:
-            return simulated
+    def deliver(self, message: Message) -> Receipt:
         code = self.template_code(message)
         if code is None:
             raise PermanentError(

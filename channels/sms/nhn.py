@@ -81,17 +81,10 @@ class NhnCloudSms(HttpProvider):
     name: ClassVar[str] = "nhn"
     default_base_url: ClassVar[str] = "https://api-sms.cloud.toast.com"
 
-    def send(self, message: Message) -> Receipt:
-        simulated = self.simulator.answer(message)
-        if simulated is not None:
-            return simulated
+    def deliver(self, message: Message) -> Receipt:
         app_key = self.require("app_key")
         secret = self.require("secret_key")
-        sender = message.sender or self.settings.get("sender")
-        if not sender:
-            raise CredentialsError(  # our configuration, not the recipient: fail over
-                "no sender number for this organisation", provider=self.name, code="NO-SENDER"
-            )
+        sender = self.sender_for(message, "sender number")
         kind = message_kind(message)
         payload: dict[str, Any] = {
             "body": message.body,

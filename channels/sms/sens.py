@@ -20,7 +20,7 @@ import hmac
 import time
 from typing import Any, ClassVar
 
-from channels.base import CredentialsError, Message, Receipt, TransientError
+from channels.base import Message, Receipt, TransientError
 from channels.httpapi import HttpProvider, digits, error_for_status
 from channels.sms.sizing import LMS, lms_subject, message_kind
 
@@ -44,18 +44,11 @@ class NaverSens(HttpProvider):
     name: ClassVar[str] = "sens"
     default_base_url: ClassVar[str] = "https://sens.apigw.ntruss.com"
 
-    def send(self, message: Message) -> Receipt:
-        simulated = self.simulator.answer(message)
-        if simulated is not None:
-            return simulated
+    def deliver(self, message: Message) -> Receipt:
         service_id = self.require("service_id")
         access_key = self.require("access_key")
         secret_key = self.require("secret_key")
-        sender = message.sender or self.settings.get("sender")
-        if not sender:
-            raise CredentialsError(  # our configuration, not the recipient: fail over
-                "no sender number for this organisation", provider=self.name, code="NO-SENDER"
-            )
+        sender = self.sender_for(message, "sender number")
         kind = message_kind(message)
         payload: dict[str, Any] = {
             "type": kind,

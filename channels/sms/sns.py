@@ -39,10 +39,7 @@ class SnsSms(AwsProvider):
     name: ClassVar[str] = "sns"
     service: ClassVar[str] = "sns"
 
-    def send(self, message: Message) -> Receipt:
-        simulated = self.simulator.answer(message)
-        if simulated is not None:
-            return simulated
+    def deliver(self, message: Message) -> Receipt:
         attributes: dict[str, Any] = {
             "AWS.SNS.SMS.SMSType": {
                 "DataType": "String",
