@@ -6,8 +6,9 @@ Reading a parking lot
 One pass takes messages with ``basic.get`` (acknowledgements on) and never more than
 the queue held when the pass began (its depth from a passive ``queue.declare``). A
 message that does not match the filter, or that the pass leaves alone, stays
-*unacknowledged* until the pass ends; closing the connection then returns every such
-message to the queue. So a pass never sees one message twice (an unacked message is
+*unacknowledged* until the pass ends; closing the channel then returns every such
+message to the queue, and the pass waits until the queue counts them again (so the
+next command sees them all). So a pass never sees one message twice (an unacked message is
 not delivered again on the same channel), stops even while workers keep parking new
 ones, and a crash at any point returns everything not yet acknowledged. Only what a
 pass acknowledges leaves the queue: what ``replay`` republished (after the broker
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -340,6 +342,7 @@ class Pass:
     depth: int
     seen: int = 0
     matched: int = 0
+    acked: int = 0
     _publisher: ConfirmingPublisher | None = field(default=None, repr=False)
 
     def messages(
@@ -365,6 +368,32 @@ class Pass:
 
     def ack(self, tag: int) -> None:
         self.channel.basic_ack(tag)
+        self.acked += 1
+
+    def give_back(self, timeout: float = 5.0) -> bool:
+        """End the pass: close the channel, which returns every message not
+        acknowledged, and wait until the queue counts them as ready again (a quorum
+        queue applies the return a moment after the close), so that the next command
+        sees them. False when they were not all back within ``timeout``."""
+        self.channel.close()
+        expected = self.seen - self.acked
+        if expected <= 0:
+            return True
+        wanted = self.depth - self.acked
+        deadline = time.monotonic() + timeout
+        while True:
+            channel = self.connection.channel()
+            try:
+                _, ready, _ = channel.queue_declare(self.queue, passive=True)
+            finally:
+                channel.close()
+            if ready >= wanted:
+                return True
+            if time.monotonic() >= deadline:
+                log.warning("%s: %d of %d messages not back yet after %.0fs",
+                            self.queue, wanted - ready, expected, timeout)
+                return False
+            time.sleep(0.05)
 
     @property
     def publisher(self) -> ConfirmingPublisher:
@@ -399,7 +428,14 @@ def open_pass(url: str, queue: str, *, connect_timeout: float = 10) -> Iterator[
     try:
         channel = conn.channel()
         _, depth, _ = channel.queue_declare(queue, passive=True)
-        yield Pass(conn, channel, queue, int(depth))
+        current = Pass(conn, channel, queue, int(depth))
+        try:
+            yield current
+        finally:
+            try:
+                current.give_back()
+            except Exception:  # closing the connection below returns them all the same
+                log.debug("giving back %s failed", queue, exc_info=True)
     finally:
         try:
             conn.close()
