@@ -1,2 +1,3 @@
-"""Operator tools: RabbitMQ definitions for deployment, broker inspection (queue
-depths, consumers, rates), and later ``status`` and ``dlq``."""
+"""Operator tools: ``minwon-hub status`` and ``minwon-hub dlq`` (:mod:`hub.admin.cli`),
+broker inspection (queue depths, consumers, rates: :mod:`hub.admin.rabbit`), and the
+RabbitMQ definitions and kustomize lists for deployment."""
