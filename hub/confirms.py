@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from hub import amqpfast
+
 Callback = Callable[[bool, str | None], None]
 
 
@@ -22,10 +24,12 @@ class PublishFailed(Exception):
 
 
 class ConfirmingPublisher:
-    def __init__(self, connection: Any, channel: Any, *, confirms: bool) -> None:
+    def __init__(self, connection: Any, channel: Any, *, confirms: bool,
+                 fast: bool = False) -> None:
         self.connection = connection
         self.channel = channel
         self.confirms = confirms
+        self.fast = fast  # publish through hub.amqpfast (py-amqp channels only)
         self._seq = 0
         self._pending: dict[int, tuple[str | None, Callback]] = {}
         self._returned: dict[int, str] = {}
@@ -61,8 +65,11 @@ class ConfirmingPublisher:
             body, None, content_type, "utf-8" if "json" in content_type else "binary",
             dict(headers or {}), props
         )
-        self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key,
-                                   mandatory=mandatory)
+        if self.fast:
+            amqpfast.publish(self.channel, message, exchange, routing_key, mandatory)
+        else:
+            self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key,
+                                       mandatory=mandatory)
         if not self.confirms:
             if callback is not None:
                 callback(True, None)

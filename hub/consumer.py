@@ -25,6 +25,7 @@ from typing import Any
 from kombu import Connection, Queue
 from kombu import Consumer as KombuConsumer
 
+from hub import amqpfast
 from hub.confirms import ConfirmingPublisher
 from hub.transport import TransportProfile
 
@@ -112,6 +113,7 @@ class ConsumingLoop:
         self._waiting = 0  # settlements whose publishes are unconfirmed
         self.channel: Any = None
         self.publisher: ConfirmingPublisher | None = None
+        self._amqp: Any = None  # the py-amqp connection, when reads are buffered
         self.error: BaseException | None = None
 
     # -- called from any thread --------------------------------------------------------
@@ -140,8 +142,14 @@ class ConsumingLoop:
         self.channel = self.connection.channel()
         if self.declare is not None:
             self.declare(self.channel)
+        self._amqp = None
+        if self.profile.name == "amqp":
+            raw = self.connection.connection  # the py-amqp connection
+            if amqpfast.buffer_reads(raw):
+                self._amqp = raw
         self.publisher = ConfirmingPublisher(self.connection, self.channel,
-                                             confirms=self.profile.confirms)
+                                             confirms=self.profile.confirms,
+                                             fast=self._amqp is not None)
         consumer = KombuConsumer(
             self.channel,
             queues=[Queue(self.stage.queue_name, no_declare=True)],
@@ -162,10 +170,18 @@ class ConsumingLoop:
     def _turn(self, *, allow_wait: bool = True) -> None:
         busy = self.stage.busy() or self._waiting
         timeout = 0.002 if busy else (0.05 if allow_wait else 0.0)
-        try:
-            self.connection.drain_events(timeout=timeout)
-        except TimeoutError:
-            pass
+        if self._amqp is None:
+            try:
+                self.connection.drain_events(timeout=timeout)
+            except TimeoutError:
+                pass
+        elif not amqpfast.drain_buffered(self._amqp):
+            # Nothing read yet: wait for the socket, then take all it brought at once.
+            try:
+                self._amqp.drain_events(timeout=timeout)
+            except TimeoutError:
+                pass
+            amqpfast.drain_buffered(self._amqp)
         self._apply_settlements()
         now = time.monotonic()
         self.stage.tick(now)
