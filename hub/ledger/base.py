@@ -197,8 +197,24 @@ class Ledger:
         self.owner = owner or default_owner()
         self.clock = clock
 
+    _FIELDS_CACHE_SIZE = 8192
+
     def notice_fields(self, job: Job) -> dict[str, Any]:
-        """The columns of a new notice row that come from the job (masked, hashed)."""
+        """The columns of a new notice row that come from the job (masked, hashed).
+
+        Cached per notice: a notice's claim and its outcome record need the same
+        columns, and masking plus a keyed hash cost more than the rest of a write."""
+        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_fields_cache", {})
+        found = cache.get(job.notification_id)
+        if found is not None:
+            return dict(found)
+        if len(cache) >= self._FIELDS_CACHE_SIZE:
+            cache.clear()
+        fields = self._notice_fields(job)
+        cache[job.notification_id] = fields
+        return dict(fields)
+
+    def _notice_fields(self, job: Job) -> dict[str, Any]:
         address = job.recipient.address or ""
         return {
             "id": job.notification_id,
