@@ -27,10 +27,11 @@ def _preload(url: str, run_id: str, events: int, channels: tuple[str, ...]) -> i
     os.environ["BENCH_CELERY_BROKER"] = url
     from bench.celery_app import app, notify
 
-    app.conf.broker_url = url
     evs = list(workload.events(run_id, events, channels=channels))
     total = 0
-    with app.producer_or_acquire() as producer:
+    # A connection of its own to this run's vhost (the app's pool may hold one to the
+    # vhost of an earlier run).
+    with app.connection_for_write(url) as conn, conn.Producer() as producer:
         for channel in channels:
             for body in workload.jobs_for(evs, channel):
                 notify.apply_async(args=[body.decode()], queue=f"bench.{channel}",

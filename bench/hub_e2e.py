@@ -108,6 +108,9 @@ def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
             "prefetch": prefetch,
             "cpu_seconds": {**cpu, "rabbitmq": round(beam_cpu, 2)},
             "machine_cpu_busy": round((busy1 - busy0) / max(total1 - total0, 1), 3),
+            # CPU seconds the machine spent on anything but this run (other people's work)
+            "other_cpu_seconds": round(max(0.0, (busy1 - busy0) / procs.CLK_TCK
+                                           - sum(cpu.values()) - beam_cpu), 2),
             "peak_rss_mb": rss,
         }
 

@@ -23,23 +23,27 @@ from bench.hub_e2e import preload
 
 
 def publish_jobs(url: str, channel: str, bodies: list[bytes]) -> None:
-    """Put job bodies on ``hub.notify.<channel>``, then wait until the queue holds them
-    all (publishing without confirms is fastest; the depth check makes it safe)."""
-    from kombu import Connection
+    """Put job bodies on ``hub.notify.<channel>`` with the hub's own pipelined confirms
+    (:class:`hub.confirms.ConfirmingPublisher`), 5,000 in flight at most."""
+    from hub.confirms import ConfirmingPublisher
+    from hub.transport import connect
 
-    queue = f"hub.notify.{channel}"
-    before, _ = broker.queue_depth(url, queue)
-    with Connection(url) as conn:
-        ch = conn.channel()
-        for body in bodies:
-            message = ch.prepare_message(body, None, "application/json", "utf-8",
-                                         {"x-hub-attempt": 1}, {"delivery_mode": 2})
-            ch.basic_publish(message, exchange="hub.notify", routing_key=channel)
-    deadline = time.monotonic() + 120
-    while broker.queue_depth(url, queue)[0] < before + len(bodies):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{queue} did not fill up")
-        time.sleep(0.2)
+    with connect(url) as conn:
+        publisher = ConfirmingPublisher(conn, conn.channel(), confirms=True)
+        failed: list[str] = []
+
+        def check(ok: bool, reason: str | None) -> None:
+            if not ok:
+                failed.append(reason or "nacked")
+
+        for i, body in enumerate(bodies):
+            publisher.publish(body, exchange="hub.notify", routing_key=channel,
+                              headers={"x-hub-attempt": 1}, callback=check)
+            if i % 5000 == 4999:
+                publisher.wait(120)
+        publisher.wait(120)
+    if failed:
+        raise RuntimeError(f"{len(failed)} jobs not confirmed: {failed[:3]}")
 
 
 def router_alone(*, events: int, channels: tuple[str, ...] = workload.CHANNELS,
