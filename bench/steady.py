@@ -32,7 +32,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def run(*, rate: float = 1000.0, seconds: float = 20.0, warmup: float = 3.0,
         latency_ms: float = 50.0, concurrency: int = 128, prefetch: int = 256,
-        channels: tuple[str, ...] = ("sms",), workers: int = 2) -> dict[str, Any]:
+        channels: tuple[str, ...] = ("sms",), workers: int = 2,
+        ledger: str | None = None) -> dict[str, Any]:
     with broker.fresh_vhost("steady") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
         workdir = Path(tmp)
@@ -40,7 +41,7 @@ def run(*, rate: float = 1000.0, seconds: float = 20.0, warmup: float = 3.0,
         config = workdir / "minwon.toml"
         config.write_text(workload.hub_config_toml(
             url=url, record=record, latency_ms=latency_ms,
-            ledger=f"sqlite:///{workdir / 'minwon-ledger.db'}",
+            ledger=ledger or f"sqlite:///{workdir / 'minwon-ledger.db'}",
             concurrency=concurrency, prefetch=prefetch, channels=channels), "utf-8")
         broker.declare_topology(url, channels)
         hub = procs.HubProcesses(config, workdir, channels * workers, router=True)
