@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint unit integration check bench clean
+.PHONY: demo test lint unit integration check bench reliability clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ integration: $(BIN)/.installed
 bench: $(BIN)/.installed
 	bash scripts/ensure-services.sh
 	$(BIN)/python -m bench
+
+reliability: $(BIN)/.installed
+	bash scripts/ensure-services.sh
+	$(BIN)/python -m tests.reliability --events 20000
 
 clean:
 	rm -rf $(VENV) outbox minwon-ledger.db* .pytest_cache .mypy_cache .ruff_cache
