@@ -348,6 +348,19 @@ class Bed:
                 self.hub.check_alive()
             time.sleep(0.5)
 
+    def stale_claims(self) -> Counter[str]:
+        """Claims the sweepers resolved (from the processes' logs): by new status."""
+        found: Counter[str] = Counter()
+        for log in self.workdir.glob("*.log"):
+            for line in log.read_text("utf-8", "replace").splitlines():
+                if "stale claim resolved" not in line:
+                    continue
+                try:
+                    found[str(json.loads(line).get("resolved", "?"))] += 1
+                except ValueError:
+                    found["?"] += 1
+        return found
+
     def report(self, started: float) -> FaultReport:
         time.sleep(1.0)  # let the last acks and parks land
         sends = self.delivered()
@@ -370,6 +383,12 @@ class Bed:
         report.rejected = Counter(str(h.get("x-hub-reason-code", "?")) for _, h in rejected)
         report.seconds = time.monotonic() - started
         report.notes = list(self.notes)
+        stale = self.stale_claims()
+        if stale:
+            report.notes.append(
+                f"{sum(stale.values())} claims left by killed workers resolved by the "
+                f"sweeper: {stale.get('sent', 0)} settled from the provider's record, "
+                f"{stale.get('retrying', 0)} sent again")
         strays = set(sends) - set(self.expected)
         if strays:
             report.notes.append(f"{len(strays)} sends not expected")
