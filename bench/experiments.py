@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from bench import hub_e2e
@@ -60,14 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--code", type=Path, action="append", default=[],
+                        help="also run the baseline from this checkout (git archive of "
+                             "another commit, unpacked); repeatable")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per variant (interleaved); the best run is shown")
     args = parser.parse_args(argv)
     best: dict[str, dict[str, Any]] = {}
-    for name in [v for _ in range(args.repeat) for v in args.variants]:
+    variants: dict[str, dict[str, Any]] = {v: dict(VARIANTS[v]) for v in args.variants}
+    for code in args.code:
+        variants[f"code:{code.name}"] = {"code": code}
+    for name in [v for _ in range(args.repeat) for v in variants]:
         print(f"-- {name} ...", file=sys.stderr, flush=True)
         result = hub_e2e.run(latency_ms=args.latency_ms, events=args.events, concurrency=128,
-                             prefetch=256, **VARIANTS[name])  # type: ignore[arg-type]
+                             prefetch=256, **variants[name])
         row = {"variant": name, "per_s": result["per_s"],
                "complete": result["complete"], "sent_twice": result["sent_twice"],
                "cpu_ms_per_notice": cpu_per_notice(result),
@@ -76,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if name not in best or row["cpu_ms_per_notice"]["total"] < \
                 best[name]["cpu_ms_per_notice"]["total"]:
             best[name] = row
-    rows = [best[name] for name in args.variants]
+    rows = [best[name] for name in variants]
     print(f"{'variant':<16} {'notices/s':>10} {'router':>8} {'workers':>8} {'rabbitmq':>9} "
           f"{'total':>7}   (CPU ms per notice)")
     for row in rows:

@@ -43,10 +43,11 @@ def preload(url: str, run: str, count: int, *, channels: tuple[str, ...]) -> Non
 def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
         channels: tuple[str, ...] = workload.CHANNELS, timeout: float = 600.0,
         profile: Path | None = None, ledger: str | None = None,
-        whatif: str = "") -> dict[str, Any]:
+        whatif: str = "", code: Path | None = None) -> dict[str, Any]:
     """One end-to-end run in a fresh vhost; returns its figures. ``ledger`` replaces
     the SQLite file; ``whatif`` names patches of :mod:`bench.whatif.sitecustomize`
-    (experiments only)."""
+    (experiments only); ``code`` runs the hub processes from another checkout (e.g.
+    ``git archive <commit>`` unpacked), to compare commits."""
     expected = events * len(channels)
     with broker.fresh_vhost(f"hub{int(latency_ms)}ms") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
@@ -61,10 +62,11 @@ def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
         run_id = workload.new_run_id("e2e")
         preload(url, run_id, events, channels=channels)
 
-        env: dict[str, str] = {}
+        root = Path(__file__).resolve().parent
+        source = str(code or root.parent)
+        env: dict[str, str] = {"PYTHONPATH": source}
         if whatif:
-            root = Path(__file__).resolve().parent
-            env = {"BENCH_WHATIF": whatif, "PYTHONPATH": f"{root / 'whatif'}:{root.parent}"}
+            env = {"BENCH_WHATIF": whatif, "PYTHONPATH": f"{root / 'whatif'}:{source}"}
         hub = procs.HubProcesses(config, workdir, channels, router=False, env=env)
         counter = records.RecordCounter(record)
         beam = broker.beam_pids()
