@@ -211,15 +211,17 @@ class SqlLedger(Ledger):
                 "claimed_at": case((still_sent, null()), else_=excluded.claimed_at),
                 "owner": func.coalesce(excluded.owner, notices.c.owner),
             },
-        ).returning(notices.c.id)
+        )
 
         event_insert = insert(events)
         self._event_stmt = event_insert.on_conflict_do_update(
             index_elements=[events.c.id],
             set_={"status": event_insert.excluded.status,
                   "reason": event_insert.excluded.reason},
-        ).returning(events.c.id)
-        self._history_stmt = insert(notice_history).returning(notice_history.c.id)
+        )
+        # No RETURNING where nothing is read back: SQLite then runs the DB-API's
+        # executemany (one prepared statement) instead of rendering a multi-row INSERT.
+        self._history_stmt = insert(notice_history)
 
     def _bulk_insert(self, table: Table) -> Any:
         """An INSERT of many rows in one statement: see :meth:`_prepare_statements`."""
