@@ -157,7 +157,17 @@ class ConsumingLoop:
             auto_declare=False,
             prefetch_count=self.prefetch,
         )
-        consumer.consume()
+        if self._amqp is not None:
+            # Straight from py-amqp: kombu's per-message wrapping costs more than the
+            # hub needs (it reads body, headers, tag and the redelivered flag only).
+            self.channel.basic_qos(0, self.prefetch, False)
+            tag = f"{self.stage.queue_name}.{id(self):x}"
+            self.channel.basic_consume(self.stage.queue_name, consumer_tag=tag,
+                                       callback=self._on_raw_delivery)
+            cancel: Callable[[], Any] = lambda: self.channel.basic_cancel(tag)  # noqa: E731
+        else:
+            consumer.consume()
+            cancel = consumer.cancel
         self.stage.start(self)
         self._ready.set()
         log.info("consuming %s (prefetch %d)", self.stage.queue_name, self.prefetch)
@@ -165,7 +175,7 @@ class ConsumingLoop:
             while not self._stop.is_set():
                 self._turn()
         finally:
-            self._shutdown(consumer)
+            self._shutdown(cancel)
 
     def _turn(self, *, allow_wait: bool = True) -> None:
         busy = self.stage.busy() or self._waiting
@@ -194,6 +204,14 @@ class ConsumingLoop:
             body = body.encode("utf-8")
         result = self.stage.handle(body, dict(message.headers or {}), message.delivery_tag,
                                    bool(message.delivery_info.get("redelivered")))
+        if result is not None:
+            self._done.put(result)
+
+    def _on_raw_delivery(self, message: Any) -> None:
+        info = message.delivery_info
+        headers = message.properties.get("application_headers") or {}
+        result = self.stage.handle(message.body, dict(headers), info["delivery_tag"],
+                                   bool(info.get("redelivered")))
         if result is not None:
             self._done.put(result)
 
@@ -274,9 +292,9 @@ class ConsumingLoop:
             self.channel.basic_ack(upto, multiple=True)
         self._next_tag = tag
 
-    def _shutdown(self, consumer: KombuConsumer) -> None:
+    def _shutdown(self, cancel: Callable[[], Any]) -> None:
         try:
-            consumer.cancel()
+            cancel()
         except Exception:  # connection may be gone already
             log.debug("basic_cancel failed", exc_info=True)
         self.stage.begin_stop()
