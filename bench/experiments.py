@@ -14,6 +14,8 @@ noblockeddrain     py-amqp without its ``drain_events(timeout=0)`` before every 
 nostatus           workers publish no status events
 ledger-memory      in-process ledger (no SQLite, no group-commit thread)
 ledger-null        no ledger at all (no dedupe: only to measure its cost)
+ledger-postgres    the production ledger: PostgreSQL on 127.0.0.1 (a database
+                   ``minwon_bench``, made if missing; a fresh schema per run)
 classic            classic durable queues instead of quorum queues
 switch             GIL switch interval 0.5 ms instead of 5 ms
 all                noblockeddrain + nostatus + ledger-null + classic
@@ -36,10 +38,25 @@ VARIANTS: dict[str, dict[str, str]] = {
     "nostatus": {"whatif": "nostatus"},
     "ledger-memory": {"ledger": "memory://"},
     "ledger-null": {"ledger": "null://"},
+    "ledger-postgres": {"ledger": "postgres"},
     "classic": {"whatif": "classic"},
     "switch": {"whatif": "switch"},
     "all": {"whatif": "noblockeddrain,nostatus,classic", "ledger": "null://"},
 }
+
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/minwon_bench"
+
+
+def postgres_ledger() -> str:
+    """A fresh database for the PostgreSQL ledger variant (dropped and made again)."""
+    import subprocess
+
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
+                    "DROP DATABASE IF EXISTS minwon_bench"], check=True, capture_output=True)
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc",
+                    "CREATE DATABASE minwon_bench"], check=True, capture_output=True)
+    return POSTGRES
 
 
 def cpu_per_notice(result: dict[str, Any]) -> dict[str, float]:
@@ -73,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         variants[f"code:{code.name}"] = {"code": code}
     for name in [v for _ in range(args.repeat) for v in variants]:
         print(f"-- {name} ...", file=sys.stderr, flush=True)
+        if variants[name].get("ledger") == "postgres":
+            variants[name] = {**variants[name], "ledger": postgres_ledger()}
         result = hub_e2e.run(latency_ms=args.latency_ms, events=args.events, concurrency=128,
                              prefetch=256, **variants[name])
         row = {"variant": name, "per_s": result["per_s"],
