@@ -145,6 +145,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         "p95_ms_at_1000": get("steady", "p95_ms"),
         "p99_ms_at_1000": get("steady", "p99_ms"),
         "worker_rss_mb_backlog": get("memory", "rss_mb_peak"),
+        "worker_rss_backlog_jobs": get("memory", "backlog"),
     }
     out["ratio_vs_celery_50ms"] = ratio(out["hub_per_s_50ms"], out["celery_per_s_50ms"])
     out["ratio_vs_ceiling_0ms"] = ratio(out["hub_per_s_0ms"], out["ceiling_per_s"])
@@ -174,7 +175,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("p50_ms_at_1000", "p50 publish->provider at 1,000/s (ms)", "{:,.0f}"),
     ("p95_ms_at_1000", "p95 at 1,000/s (ms)", "{:,.0f}"),
     ("p99_ms_at_1000", "p99 at 1,000/s (ms)", "{:,.0f}"),
-    ("worker_rss_mb_backlog", "worker RSS, 100k waiting (MiB)", "{:,.0f}"),
+    ("worker_rss_mb_backlog", "worker RSS, {jobs} jobs waiting (MiB)", "{:,.0f}"),
 )
 
 
@@ -188,6 +189,7 @@ def table(head: dict[str, Any], ok: dict[str, bool | None]) -> str:
             t, op = TARGETS[key]
             target = f"{op} {fmt.format(t)}"
         verdict = {True: "meets", False: "MISSES", None: ""}[ok.get(key)]
+        label = label.format(jobs=f"{head.get('worker_rss_backlog_jobs') or 0:,}")
         lines.append(f"{label:<42} {shown:>12}  {target:>10}  {verdict}")
     return "\n".join(lines)
 
