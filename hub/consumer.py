@@ -299,7 +299,10 @@ class ConsumingLoop:
             log.debug("basic_cancel failed", exc_info=True)
         self.stage.begin_stop()
         deadline = time.monotonic() + self.shutdown_timeout
-        while (self.stage.busy() or self._waiting) and time.monotonic() < deadline:
+        # Finish what was handed out, settle what was decided, and wait for the broker
+        # to confirm those publishes: a delivery whose follow-ups went out is acked.
+        while (self.stage.busy() or self._waiting or not self._done.empty()) \
+                and time.monotonic() < deadline:
             try:
                 self._turn(allow_wait=False)
             except Exception:
