@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from channels import get_channel, load_provider
@@ -240,17 +239,3 @@ class Hub:
                         raise RuntimeError(f"{c.name} died")
         finally:
             self.stop()
-
-
-def orgs_of(config: Config) -> Mapping[str, Any]:
-    orgs: Mapping[str, Any] = config.get("orgs", default={})
-    return orgs
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()

@@ -26,6 +26,9 @@ REASON = "x-hub-reason"
 CHANNEL = "x-hub-channel"
 FAILED_AT = "x-hub-failed-at"
 ORIGIN = "x-hub-origin"  # the queue a parked message came from
+REASON_CODE = "x-hub-reason-code"  # the stable code of x-hub-reason (a metric label)
+REJECTED_AT = "x-hub-rejected-at"  # when the router rejected an event
+DEFERRED_FLAG = "x-hub-deferred"  # the deferral was recorded (status event sent once)
 
 _NAMESPACE = uuid.UUID("6f1c3e0a-6a57-4d0b-9a39-6d696e776f6e")  # fixed: ids must stay stable
 

@@ -16,14 +16,12 @@ from typing import Any, Protocol
 from hub import metrics
 from hub.consumer import Publish, Settlement, Stage
 from hub.events import EventRejected, parse_event
-from hub.jobs import ATTEMPT, NOT_BEFORE, REASON
+from hub.jobs import ATTEMPT, NOT_BEFORE, REASON, REASON_CODE, REJECTED_AT
 from hub.rules import Rules
 from hub.topology import NOTIFY_EXCHANGE, REJECTED_QUEUE, ROUTER_QUEUE
 
 log = logging.getLogger(__name__)
 
-REASON_CODE = "x-hub-reason-code"
-REJECTED_AT = "x-hub-rejected-at"
 
 
 class EventSink(Protocol):

@@ -43,10 +43,12 @@ from hub.consumer import ConsumingLoop, Publish, Settlement, Stage
 from hub.jobs import (
     ATTEMPT,
     CHANNEL,
+    DEFERRED_FLAG,
     FAILED_AT,
     NOT_BEFORE,
     ORIGIN,
     REASON,
+    REASON_CODE,
     Job,
 )
 from hub.ledger import ClaimState, Ledger
@@ -59,8 +61,6 @@ from hub.topology import DEAD_QUEUE, RETRY_EXCHANGE, Topology, notify_queue
 
 log = logging.getLogger(__name__)
 
-REASON_CODE = "x-hub-reason-code"
-DEFERRED_FLAG = "x-hub-deferred"
 
 
 class Sender(Protocol):

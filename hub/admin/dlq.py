@@ -63,7 +63,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.confirms import ConfirmingPublisher, PublishFailed
-from hub.jobs import ATTEMPT, CHANNEL, FAILED_AT, ORIGIN, REASON, Job
+from hub.jobs import (
+    ATTEMPT,
+    CHANNEL,
+    FAILED_AT,
+    ORIGIN,
+    REASON,
+    REASON_CODE,
+    REJECTED_AT,
+    Job,
+)
 from hub.ledger import DEAD, QUEUED, SENDING, SENT, Ledger
 from hub.masking import mask_address, mask_data, mask_name, mask_text
 from hub.topology import DEAD_QUEUE, EVENTS_EXCHANGE, NOTIFY_EXCHANGE, REJECTED_QUEUE
@@ -71,8 +80,6 @@ from hub.transport import connect
 
 log = logging.getLogger(__name__)
 
-REASON_CODE = "x-hub-reason-code"  # as hub.worker and hub.router write it
-REJECTED_AT = "x-hub-rejected-at"
 
 #: Short names of the parking lots (``--queue``).
 QUEUES: dict[str, str] = {"dead": DEAD_QUEUE, "rejected": REJECTED_QUEUE}
