@@ -318,7 +318,7 @@ class Bed:
         for i in range(0, len(items), batch):
             due = started + i / rate
             while time.monotonic() < due:
-                time.sleep(min(0.02, due - time.monotonic()))
+                time.sleep(max(0.0, min(0.02, due - time.monotonic())))
             self.publish(items[i:i + batch])
             if on_tick is not None:
                 on_tick(time.monotonic() - started)
