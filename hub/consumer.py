@@ -56,6 +56,21 @@ class Settlement:
     after: Callable[[], None] | None = None  # run once the delivery is acked (metrics, logs)
 
 
+@dataclass(frozen=True, slots=True)
+class LoopHealth:
+    """What a consuming loop reports about itself (``/readyz`` reads it).
+
+    ``connected``: the broker connection is open. ``consuming``: the consumer is
+    registered and the loop is turning. ``unsettled``: deliveries received and not yet
+    acked or rejected. ``last_ack``: ``time.monotonic()`` of the last ack or reject
+    sent to the broker (of the loop's start before the first one)."""
+
+    connected: bool
+    consuming: bool
+    unsettled: int
+    last_ack: float
+
+
 class Stage:
     """What a consuming loop does with deliveries. Hooks do nothing by default.
 
@@ -115,6 +130,11 @@ class ConsumingLoop:
         self.publisher: ConfirmingPublisher | None = None
         self._amqp: Any = None  # the py-amqp connection, when reads are buffered
         self.error: BaseException | None = None
+        # Health (read from other threads; plain ints and floats, written by the loop).
+        self._received = 0  # deliveries handed to the stage
+        self._answered = 0  # deliveries acked or rejected on the broker
+        self._last_ack = time.monotonic()
+        self._consuming = False
 
     # -- called from any thread --------------------------------------------------------
     def settle(self, settlement: Settlement) -> None:
@@ -129,6 +149,19 @@ class ConsumingLoop:
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
+
+    def health(self) -> LoopHealth:
+        """A snapshot of the loop's state; safe to call from any thread."""
+        try:
+            connected = bool(self.connection.connected)
+        except Exception:  # a connection being torn down may raise on inspection
+            connected = False
+        return LoopHealth(
+            connected=connected and self.error is None,
+            consuming=self._consuming and self.error is None,
+            unsettled=max(0, self._received - self._answered),
+            last_ack=self._last_ack,
+        )
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> None:
@@ -169,12 +202,15 @@ class ConsumingLoop:
             consumer.consume()
             cancel = consumer.cancel
         self.stage.start(self)
+        self._last_ack = time.monotonic()
+        self._consuming = True
         self._ready.set()
         log.info("consuming %s (prefetch %d)", self.stage.queue_name, self.prefetch)
         try:
             while not self._stop.is_set():
                 self._turn()
         finally:
+            self._consuming = False
             self._shutdown(cancel)
 
     def _turn(self, *, allow_wait: bool = True) -> None:
@@ -202,6 +238,7 @@ class ConsumingLoop:
         body = message.body
         if isinstance(body, str):
             body = body.encode("utf-8")
+        self._received += 1
         result = self.stage.handle(body, dict(message.headers or {}), message.delivery_tag,
                                    bool(message.delivery_info.get("redelivered")))
         if result is not None:
@@ -210,6 +247,7 @@ class ConsumingLoop:
     def _on_raw_delivery(self, message: Any) -> None:
         info = message.delivery_info
         headers = message.properties.get("application_headers") or {}
+        self._received += 1
         result = self.stage.handle(message.body, dict(headers), info["delivery_tag"],
                                    bool(info.get("redelivered")))
         if result is not None:
@@ -259,6 +297,7 @@ class ConsumingLoop:
             self._reject(tag, requeue=settlement.requeue)
         elif not self.profile.multiple_ack:
             self.channel.basic_ack(tag)
+            self._answered_one()
         else:
             self._settled.add(tag)
         if settlement.after is not None:
@@ -267,8 +306,13 @@ class ConsumingLoop:
             except Exception:  # metrics must never break delivery
                 log.exception("after-settlement hook failed")
 
+    def _answered_one(self, count: int = 1) -> None:
+        self._answered += count
+        self._last_ack = time.monotonic()
+
     def _reject(self, tag: Any, *, requeue: bool = False) -> None:
         self.channel.basic_reject(tag, requeue=requeue)
+        self._answered_one()
         if self.profile.multiple_ack:
             self._settled.add(tag)
             self._rejected.add(tag)
@@ -281,15 +325,18 @@ class ConsumingLoop:
             return
         tag = self._next_tag
         upto = None
+        acked = 0
         while tag in self._settled:
             self._settled.discard(tag)
             if tag in self._rejected:
                 self._rejected.discard(tag)
             else:
                 upto = tag
+                acked += 1
             tag += 1
         if upto is not None and self.profile.multiple_ack:
             self.channel.basic_ack(upto, multiple=True)
+            self._answered_one(acked)
         self._next_tag = tag
 
     def _shutdown(self, cancel: Callable[[], Any]) -> None:

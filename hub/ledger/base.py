@@ -306,6 +306,11 @@ class Ledger:
         events received before it that no remaining notice refers to."""
         return PurgeResult()
 
+    def ping(self) -> None:
+        """Return when the ledger answers; raise (any exception, with a reason an
+        operator can read) when it does not. ``/readyz`` calls it. The base keeps
+        nothing and always answers."""
+
     def close(self) -> None:
         """Flush pending writes and release connections."""
 

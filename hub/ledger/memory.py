@@ -38,6 +38,11 @@ class MemoryLedger(Ledger):
         self._history: dict[str, list[HistoryEntry]] = {}
         self._events: dict[str, dict[str, Any]] = {}
 
+    def ping(self) -> None:
+        if not self._lock.acquire(timeout=5.0):
+            raise TimeoutError("the memory ledger is locked")
+        self._lock.release()
+
     def _new_row(self, job: Job, now: datetime) -> dict[str, Any]:
         row = self.notice_fields(job)
         row.update(

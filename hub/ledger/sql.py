@@ -70,7 +70,7 @@ from hub.ledger.base import (
 )
 from hub.ledger.privacy import address_hash
 from hub.ledger.schema import events, notice_history, notices
-from hub.ledger.writer import GroupCommitWriter, Op
+from hub.ledger.writer import GroupCommitWriter, Op, WriterClosed
 from hub.metrics import LEDGER_FLUSH
 
 log = logging.getLogger(__name__)
@@ -279,6 +279,13 @@ class SqlLedger(Ledger):
         moved: bool = self._writer.call(
             _CALL, self.clock(), self._resolve_stale, notice, status, reason)
         return moved
+
+    def ping(self) -> None:
+        """One ``SELECT 1`` on a pooled connection, and the writer thread alive."""
+        if not self._writer.alive:
+            raise WriterClosed("the ledger writer is not running")
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         self._writer.close()

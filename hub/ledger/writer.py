@@ -67,6 +67,11 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Open and its thread running."""
+        return not self._closed and self._thread.is_alive()
+
     def submit(self, kind: str, *args: Any) -> Future[Any]:
         op = Op(kind, args)
         with self._lock:

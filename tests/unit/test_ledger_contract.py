@@ -397,6 +397,14 @@ class LedgerContract:
         notice = ledger.notice(job.notification_id)
         assert notice is not None and notice.status == "sending"
 
+    # -- health ----------------------------------------------------------------------
+    def test_an_open_ledger_answers_a_ping(self, ledger: Ledger) -> None:
+        # Given an open ledger with a write behind it
+        ledger.claim(make_job(1), 1)
+        # When it is pinged, Then it answers (no exception) and still holds the write
+        ledger.ping()
+        assert ledger.notice("notice-1") is not None
+
     # -- purge -----------------------------------------------------------------------
     def test_purge_deletes_only_what_is_older(self, ledger: Ledger, clock: FakeClock) -> None:
         # Given an old case and a recent one
@@ -438,6 +446,13 @@ class TestMemoryLedger(LedgerContract):
 
 
 class TestSqliteLedger(LedgerContract):
+    def test_a_closed_ledger_does_not_answer_a_ping(self, ledger: Ledger) -> None:
+        # Given a ledger that answered, When it is closed, Then a ping raises
+        ledger.ping()
+        ledger.close()
+        with pytest.raises(Exception, match="not running"):
+            ledger.ping()
+
     @pytest.fixture
     def make_ledger(self, tmp_path: Path) -> Iterator[LedgerFactory]:
         opened: list[Ledger] = []

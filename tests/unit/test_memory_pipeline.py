@@ -136,6 +136,28 @@ def test_an_event_becomes_notices_in_the_outbox(running: tuple[Hub, Config]) -> 
     assert outbox(config, "push", event_id) == []
 
 
+def test_each_loop_reports_its_health(running: tuple[Hub, Config]) -> None:
+    hub, _ = running
+    # Given a running hub that has settled an event
+    before = {c.name: c.loop.health().last_ack for c in hub.components if c.loop}
+    event_id = unique("mem-health")
+    publish(received(event_id, phone="010-1234-5678"))
+    router = next(c for c in hub.components if c.name == "router")
+    assert router.loop is not None
+    wait_for(lambda: router.loop is not None
+             and router.loop.health().last_ack > before["router"]
+             and router.loop.health().unsettled == 0, what="the router to ack the event")
+    # Then every loop says it is connected and consuming, nothing left unsettled
+    for component in hub.components:
+        assert component.loop is not None
+        health = component.loop.health()
+        assert health.connected and health.consuming, component.name
+    # And a stopped loop says it is no longer consuming
+    loop = router.loop
+    loop.request_stop()
+    wait_for(lambda: not loop.health().consuming, what="the stopped router loop")
+
+
 def _notices(hub: Hub, event: dict[str, Any]) -> list[Any]:
     return hub.ledger.case_story(event["data"]["case"]["id"]).notices
 
