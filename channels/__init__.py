@@ -20,6 +20,9 @@ class ChannelSpec:
     name: str
     address_field: str  # the recipient's field that holds this channel's address
     providers: Mapping[str, str]  # short name -> "module:Class"
+    #: The organisation's setting (``[orgs.<id>]``) that holds this channel's sender
+    #: (number or from-address), None when the channel has none.
+    sender_field: str | None = None
 
 
 def _spec(name: str) -> ChannelSpec:

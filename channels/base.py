@@ -13,12 +13,24 @@ Contract for implementers:
   :class:`TransientError`; invalid or unregistered recipients are :class:`PermanentError`;
   rejected credentials are :class:`CredentialsError` (permanent, and alert-worthy).
 * The provider's own code and message are kept on the error for operators.
+
+Hooks a provider may fill in (each does nothing by default):
+
+* :meth:`Provider.prepare` adds what only this provider needs to the rendered
+  message (알림톡 ``#{variables}``, a push notification's link) from the notice's
+  :class:`JobContext`. The worker calls it once per notice, through the chain, and
+  knows no channel or provider by name.
+* :meth:`Provider.lookup` answers the ledger's sweeper: did the provider accept a
+  message for this notification id (sent at or after ``sent_after``)? Capability as
+  data: a provider that can tell sets ``supports_lookup = True``; the sweeper then
+  settles a claim left by a dead worker from the answer instead of sending again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, ClassVar
 
 
@@ -45,11 +57,46 @@ class Message:
     attempt: int = 1
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def with_extra(self, **values: Any) -> Message:
+        """A copy with ``values`` added to ``extra`` (what :meth:`Provider.prepare`
+        returns)."""
+        return replace(self, extra={**self.extra, **values})
+
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """What a provider answered when it accepted a message."""
 
+    provider: str
+    message_id: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What :meth:`Provider.prepare` may read beyond the rendered message: the event's
+    ``data`` (``case`` with its title, officer, link, ...) and the organisation's
+    settings (``[orgs.<id>]``: name, callcenter, senders)."""
+
+    data: Mapping[str, Any] = field(default_factory=dict)
+    org: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def case(self) -> Mapping[str, Any]:
+        case = self.data.get("case")
+        return case if isinstance(case, Mapping) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """A provider's answer about one notification id (:meth:`Provider.lookup`).
+
+    ``accepted`` True: the provider took a message for it (the notice is sent; the
+    receipt's message id goes to the ledger). False: the provider is sure it took
+    none since ``sent_after`` (sending again is safe). "Cannot tell" is ``None``,
+    not a result."""
+
+    accepted: bool
     provider: str
     message_id: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
@@ -99,6 +146,8 @@ class Provider:
     """
 
     name: ClassVar[str] = "base"
+    #: Whether :meth:`lookup` can answer (capability as data: the sweeper reads it).
+    supports_lookup: ClassVar[bool] = False
 
     def __init__(self, settings: Mapping[str, Any], *, channel: str) -> None:
         from channels.simulation import Simulator  # (simulation imports this module)
@@ -138,10 +187,19 @@ class Provider:
             )
         return str(sender)
 
-    def lookup(self, notification_id: str) -> Receipt | None:
-        """What the provider knows of a message sent for ``notification_id``: its receipt
-        if it accepted one, None if it did not or cannot tell (the default). The ledger's
-        sweeper asks this before resending a notice whose worker died mid-send."""
+    def prepare(self, message: Message, context: JobContext) -> Message:
+        """Add what this provider needs beyond the rendered text, from the notice's
+        ``context`` (usually into ``message.extra`` under the provider's own key, so
+        that the providers of a chain do not overwrite each other). Returns the
+        message unchanged by default. Pure: no I/O, called once per notice."""
+        return message
+
+    def lookup(self, notification_id: str, sent_after: datetime) -> LookupResult | None:
+        """What the provider knows of a message for ``notification_id`` accepted at or
+        after ``sent_after`` (the claim's time, minus clock skew): a
+        :class:`LookupResult`, or None when it cannot tell (the default). The ledger's
+        sweeper asks this before resending a notice whose worker died mid-send; set
+        ``supports_lookup = True`` when you fill it in. Raising means "cannot tell"."""
         return None
 
     def close(self) -> None:

@@ -40,11 +40,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from channels import load_provider
 from channels.base import (
     CredentialsError,
+    JobContext,
+    LookupResult,
     Message,
     PermanentError,
     Provider,
@@ -243,17 +246,41 @@ class ProviderChain:
             code="NO-PROVIDER",
         )
 
-    def lookup(self, notification_id: str) -> Receipt | None:
-        """Ask each provider whether it accepted ``notification_id`` (sweeper)."""
+    def prepare(self, message: Message, context: JobContext) -> Message:
+        """Every provider's :meth:`~channels.base.Provider.prepare`, in chain order
+        (each adds its own keys), so the message fits whichever provider takes it."""
         for link in self.links:
+            message = link.provider.prepare(message, context)
+        return message
+
+    @property
+    def supports_lookup(self) -> bool:
+        """Whether every provider of the chain can answer a look-up: only then does
+        "none accepted it" mean the notice was not sent."""
+        return all(link.provider.supports_lookup for link in self.links)
+
+    def lookup(self, notification_id: str, sent_after: datetime) -> LookupResult | None:
+        """Ask each provider that can tell whether it accepted ``notification_id``
+        (sweeper). An acceptance anywhere wins; "not accepted" only when every provider
+        of the chain could tell; otherwise None (cannot tell)."""
+        refused: LookupResult | None = None
+        unsure = False
+        for link in self.links:
+            if not link.provider.supports_lookup:
+                unsure = True
+                continue
             try:
-                receipt = link.provider.lookup(notification_id)
+                result = link.provider.lookup(notification_id, sent_after)
             except Exception:  # a failed look-up means "cannot tell"
                 log.warning("look-up failed", extra={"provider": link.name}, exc_info=True)
-                continue
-            if receipt is not None:
-                return receipt
-        return None
+                result = None
+            if result is None:
+                unsure = True
+            elif result.accepted:
+                return result
+            else:
+                refused = result
+        return None if unsure else refused
 
     def close(self) -> None:
         for link in self.links:

@@ -30,10 +30,11 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from channels.base import Message, Provider, Receipt, TransientError
+from channels.base import LookupResult, Message, Provider, Receipt, TransientError
 
 #: Columns of a record line, tab-separated. Times are Unix seconds (wall clock, so
 #: that a benchmark can compare them with the publish time taken in another process).
@@ -44,6 +45,7 @@ RECORD_FIELDS: tuple[str, ...] = (
 
 class LatencyProvider(Provider):
     name: ClassVar[str] = "latency"
+    supports_lookup: ClassVar[bool] = True
 
     def __init__(self, settings: Mapping[str, Any], *, channel: str) -> None:
         super().__init__(settings, channel=channel)
@@ -78,7 +80,7 @@ class LatencyProvider(Provider):
             os.write(fd, (line + "\n").encode())
         return Receipt(self.name, message.notification_id)
 
-    def lookup(self, notification_id: str) -> Receipt | None:
+    def lookup(self, notification_id: str, sent_after: datetime) -> LookupResult | None:
         """A receipt when any process's record file has ``notification_id``; reads only
         what was appended since the last look-up."""
         if self.record_path is None:
@@ -95,7 +97,7 @@ class LatencyProvider(Provider):
                                       for line in chunk[:end].splitlines())
                     self._offsets[path] = offset + end
             found = notification_id in self._seen
-        return Receipt(self.name, notification_id) if found else None
+        return LookupResult(found, self.name, notification_id if found else None)
 
     def close(self) -> None:
         fd, self._fd = self._fd, None

@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from channels.base import Message, Provider, Receipt
+from channels.base import LookupResult, Message, Provider, Receipt
 
 
 class OutboxProvider(Provider):
     name: ClassVar[str] = "outbox"
+    supports_lookup: ClassVar[bool] = True
 
     def __init__(self, settings: Mapping[str, Any], *, channel: str) -> None:
         super().__init__(settings, channel=channel)
@@ -59,7 +60,7 @@ class OutboxProvider(Provider):
             self._file.flush()
         return Receipt(self.name, message.notification_id)
 
-    def lookup(self, notification_id: str) -> Receipt | None:
+    def lookup(self, notification_id: str, sent_after: datetime) -> LookupResult | None:
         """Whether the outbox holds a record for ``notification_id`` (written by this or
         any earlier process); reads only what was appended since the last look-up."""
         with self._lock:
@@ -75,7 +76,7 @@ class OutboxProvider(Provider):
                         continue
                 self._seen_offset += end
             found = notification_id in self._seen
-        return Receipt(self.name, notification_id) if found else None
+        return LookupResult(found, self.name, notification_id if found else None)
 
     def close(self) -> None:
         with self._lock:

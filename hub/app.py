@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from channels import get_channel, load_provider
@@ -205,10 +206,11 @@ class Hub:
     def _lookup(self, notice: Any) -> str | None:
         """"sent" when the notice's provider says it accepted it (sweeper)."""
         sender = self._senders.get(notice.channel)
-        lookup = getattr(sender, "lookup", None)
-        if lookup is None:
+        if sender is None or not sender.supports_lookup:
             return None
-        return "sent" if lookup(notice.id) is not None else None
+        since = (notice.claimed_at or notice.created_at) - timedelta(minutes=5)
+        found = sender.lookup(notice.id, since)
+        return "sent" if found is not None and found.accepted else None
 
     def stop(self) -> None:
         """Graceful stop: finish what is in flight, return the rest to the queues."""

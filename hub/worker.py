@@ -30,8 +30,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from channels import get_channel
 from channels.base import (
     CredentialsError,
+    JobContext,
+    LookupResult,
     Message,
     PermanentError,
     Receipt,
@@ -66,7 +69,12 @@ log = logging.getLogger(__name__)
 class Sender(Protocol):
     """A provider or a chain of providers (channels.chain.ProviderChain)."""
 
+    @property
+    def supports_lookup(self) -> bool: ...
+
+    def prepare(self, message: Message, context: JobContext) -> Message: ...
     def send(self, message: Message) -> Receipt: ...
+    def lookup(self, notification_id: str, sent_after: datetime) -> LookupResult | None: ...
 
 
 class DeliveryPolicy(Protocol):
@@ -105,6 +113,7 @@ class ChannelWorker(Stage):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.channel = channel
+        self.sender_field = get_channel(channel).sender_field
         self.queue_name = notify_queue(channel)
         self.address_field = address_field
         self.sender = sender
@@ -287,9 +296,11 @@ class ChannelWorker(Stage):
         return self.store.render(job.template, self.channel, job.org, context)
 
     def _message(self, job: Job, rendered: Rendered, attempt: int) -> Message:
+        """The rendered notice as a provider message, with what the channel's providers
+        add to it (:meth:`~channels.base.Provider.prepare`: 알림톡 variables, links)."""
         org = self.orgs(job.org)
-        sender = org.get("email_from") if self.channel == "email" else org.get("sms_sender")
-        return Message(
+        sender = org.get(self.sender_field) if self.sender_field else None
+        message = Message(
             notification_id=job.notification_id,
             event_id=job.event_id,
             event_type=job.event_type,
@@ -307,25 +318,8 @@ class ChannelWorker(Stage):
             template=rendered.template,
             template_version=rendered.version,
             attempt=attempt,
-            extra=self._extra(job, org),
         )
-
-    def _extra(self, job: Job, org: Mapping[str, Any]) -> dict[str, Any]:
-        """What some providers need beyond the text: the case link for push (the app
-        opens the case), and the standard #{variables} of 알림톡 templates."""
-        case = job.data.get("case") or {}
-        if self.channel == "push":
-            return {"url": case.get("url")} if case.get("url") else {}
-        if self.channel != "sms":
-            return {}
-        officer = case.get("officer") or {}
-        params = {
-            "name": job.recipient.name, "case_id": job.case_id, "case_title": case.get("title"),
-            "department": case.get("department"), "officer": officer.get("name"),
-            "officer_phone": officer.get("phone"), "org": org.get("name"),
-            "callcenter": org.get("callcenter"), "url": case.get("url"),
-        }
-        return {"alimtalk": {"parameters": {k: str(v) for k, v in params.items() if v}}}
+        return self.sender.prepare(message, JobContext(data=job.data, org=org))
 
     def _failed(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int,
                 exc: SendError, version: str | None = None) -> Settlement:

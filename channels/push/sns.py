@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from channels.awsapi import AwsProvider
-from channels.base import Message, PermanentError, Receipt
+from channels.base import JobContext, Message, PermanentError, Receipt
 
 _MAX_CACHED_ENDPOINTS = 100_000
 
@@ -70,6 +70,13 @@ class SnsPush(AwsProvider):
         super().__init__(settings, channel=channel)
         self._endpoints: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def prepare(self, message: Message, context: JobContext) -> Message:
+        """The case's link (the app opens the case when the notification is tapped)."""
+        url = context.case.get("url")
+        if not url or (message.extra and message.extra.get("url")):
+            return message
+        return message.with_extra(url=str(url))
 
     def endpoint_arn(self, token: str) -> str:
         """The endpoint ARN for ``token`` (an ARN already, or a registered raw token)."""

@@ -5,6 +5,7 @@ from channels import ChannelSpec
 SPEC = ChannelSpec(
     name="sms",
     address_field="phone",
+    sender_field="sms_sender",
     providers={
         "outbox": "channels.outbox:OutboxProvider",
         "latency": "channels.latency:LatencyProvider",  # benchmarks, fault tests

@@ -16,7 +16,8 @@ Every 알림톡 template is reviewed by Kakao and named by a template code. The 
 of a notice comes from ``Message.extra["alimtalk"]["template_code"]``, else from
 the ``templates`` setting, keyed by the notice's template name, then by its event
 type. Its ``#{variables}`` come from ``Message.extra["alimtalk"]["parameters"]``
-(or ``extra["template_parameters"]``). A notice with no template code is not
+(or ``extra["template_parameters"]``), which :meth:`NhnAlimtalk.prepare` fills from
+the notice: :data:`STANDARD_VARIABLES`. A notice with no template code is not
 accepted (:meth:`accepts` is False) and the chain passes it to the next provider.
 The fallback SMS/LMS carries the body our own sms template rendered.
 """
@@ -26,10 +27,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from channels.base import Message, PermanentError, Receipt
+from channels.base import JobContext, Message, PermanentError, Receipt
 from channels.httpapi import HttpProvider, digits
 from channels.sms.nhn import nhn_error, nhn_header
 from channels.sms.sizing import LMS, lms_subject, message_kind
+
+#: The standard ``#{variables}`` every reviewed 알림톡 template of the hub may use.
+STANDARD_VARIABLES: tuple[str, ...] = (
+    "name", "case_id", "case_title", "department", "officer", "officer_phone", "org",
+    "callcenter", "url",
+)
+
+
+def standard_parameters(message: Message, context: JobContext) -> dict[str, str]:
+    """The values of :data:`STANDARD_VARIABLES` for one notice (those it has)."""
+    case = context.case
+    officer = case.get("officer")
+    officer = officer if isinstance(officer, Mapping) else {}
+    values = {
+        "name": message.recipient_name, "case_id": message.case_id,
+        "case_title": case.get("title"), "department": case.get("department"),
+        "officer": officer.get("name"), "officer_phone": officer.get("phone"),
+        "org": context.org.get("name"), "callcenter": context.org.get("callcenter"),
+        "url": case.get("url"),
+    }
+    return {k: str(v) for k, v in values.items() if v}
 
 
 class NhnAlimtalk(HttpProvider):
@@ -45,6 +67,12 @@ class NhnAlimtalk(HttpProvider):
     def _extra(self, message: Message) -> Mapping[str, Any]:
         extra = message.extra.get("alimtalk") if message.extra else None
         return extra if isinstance(extra, Mapping) else {}
+
+    def prepare(self, message: Message, context: JobContext) -> Message:
+        """The template's ``#{variables}`` from the notice (kept when already set)."""
+        current = dict(self._extra(message))
+        current.setdefault("parameters", standard_parameters(message, context))
+        return message.with_extra(alimtalk=current)
 
     def template_code(self, message: Message) -> str | None:
         """The Kakao template code for ``message``, or None when it has none."""

@@ -4,13 +4,22 @@ its flag file exists."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from channels import load_provider
-from channels.base import Message, TransientError
+from channels.base import LookupResult, Message, Provider, TransientError
 from channels.latency import LatencyProvider, read_records
+
+SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def accepted(provider: Provider, notification_id: str) -> bool:
+    """Whether the provider's look-up says it accepted ``notification_id``."""
+    found: LookupResult | None = provider.lookup(notification_id, SINCE)
+    return found is not None and found.accepted
 
 
 def _message(nid: str = "n-1", channel: str = "sms") -> Message:
@@ -81,10 +90,10 @@ def test_lookup_finds_what_any_process_accepted(tmp_path: Path) -> None:
     provider.send(_message("n-1"))
     (tmp_path / "sms.999999.tsv").write_text("n-2\te-2\tsms\t1\t1.0\t1.1\t999999\n", "utf-8")
     # Then the look-up knows both, and not a notice nobody sent
-    assert provider.lookup("n-1") is not None
-    assert provider.lookup("n-2") is not None
-    assert provider.lookup("n-3") is None
+    assert accepted(provider, "n-1")
+    assert accepted(provider, "n-2")
+    assert not accepted(provider, "n-3")
     # And a send recorded after a look-up is found on the next one
     provider.send(_message("n-3"))
-    found = provider.lookup("n-3")
+    found = provider.lookup("n-3", SINCE)
     assert found is not None and found.provider == "latency"

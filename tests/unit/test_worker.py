@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from channels.base import CredentialsError, Message, PermanentError, Receipt, TransientError
+from channels.base import (
+    CredentialsError,
+    JobContext,
+    Message,
+    PermanentError,
+    Receipt,
+    TransientError,
+)
 from hub.config import DEFAULTS, Config, deep_merge
 from hub.consumer import Publish, Settlement
 from hub.events import parse_event
@@ -59,6 +66,9 @@ class FakeSender:
     def __init__(self, *outcomes: Exception) -> None:
         self.outcomes = list(outcomes)
         self.messages: list[Message] = []
+
+    def prepare(self, message: Message, context: JobContext) -> Message:
+        return message
 
     def send(self, message: Message) -> Receipt:
         self.messages.append(message)
@@ -147,12 +157,12 @@ def status_of(ledger: Ledger, job: Job) -> str | None:
     [
         ("sms", "010-1234-5678", "0544802114", False),
         ("email", "hong@example.kr", "minwon@gumi.example.kr", True),
-        ("push", "tok-hong", "0544802114", True),
+        ("push", "tok-hong", None, True),  # a push notification has no sender
     ],
 )
 def test_a_notice_is_rendered_sent_and_recorded(
     store: TemplateStore, ledger: Ledger, clock: Clock,
-    channel: str, to: str, sender_field: str, subject: bool,
+    channel: str, to: str, sender_field: str | None, subject: bool,
 ) -> None:
     # Given a job for the citizen on one channel
     sender = FakeSender()
