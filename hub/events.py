@@ -15,25 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import fastjsonschema
 
-#: Every event type of the complaint life cycle (DOMAIN.md).
-EVENT_TYPES: tuple[str, ...] = (
-    "case.received",
-    "case.transferred",
-    "case.assigned",
-    "case.supplement_requested",
-    "case.extended",
-    "case.progress",
-    "case.answered",
-    "survey.requested",
-    "case.due_soon",
-    "case.praised",
-    "case.flagged",
-)
+from hub.catalogue import EVENT_TYPES, event_schema, schema_text, type_branches
+
+__all__ = ["EVENT_TYPES", "CaseEvent", "EventRejected", "parse_event", "schema", "validate"]
+
 
 DEFAULT_MAX_BYTES = 256 * 1024
 CONTENT_TYPE = "application/cloudevents+json"
@@ -82,27 +71,16 @@ def _is_datetime(value: str) -> bool:
 
 
 @cache
-def _schema_text() -> str:
-    return resources.files("hub").joinpath("schemas/event.schema.json").read_text("utf-8")
-
-
-def _applies(branch: Mapping[str, Any], event_type: str) -> bool:
-    cond = branch.get("if", {}).get("properties", {}).get("type", {})
-    if "const" in cond:
-        return bool(cond["const"] == event_type)
-    return event_type in cond.get("enum", ())
-
-
-@cache
 def _validator(event_type: str | None = None) -> Any:
     """A compiled validator; with ``event_type``, one specialised for that type.
 
     The schema states per-type requirements as ``if``/``then`` branches, which a
     validator evaluates (and fails) one by one for every event. Specialising keeps
     only the branches that apply, so the common path costs a fraction."""
-    schema = json.loads(_schema_text())
+    schema = json.loads(schema_text())
     if event_type is not None:
-        branches = [b["then"] for b in schema.pop("allOf", []) if _applies(b, event_type)]
+        branches = type_branches(schema, event_type)
+        schema.pop("allOf", None)
         if branches:
             schema["allOf"] = branches
     return fastjsonschema.compile(schema, formats={"date-time": _is_datetime})
@@ -110,8 +88,7 @@ def _validator(event_type: str | None = None) -> Any:
 
 def schema() -> dict[str, Any]:
     """The event JSON Schema, as a dict."""
-    loaded: dict[str, Any] = json.loads(_schema_text())
-    return loaded
+    return event_schema()
 
 
 def _field(name: str) -> str:

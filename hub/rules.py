@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from channels import CHANNEL_NAMES
-from hub.events import EVENT_TYPES, CaseEvent
+from hub.catalogue import CHANNEL_NAMES, EVENT_TYPES, people
+from hub.events import CaseEvent
 from hub.jobs import Job, Recipient, notification_id
 from hub.topology import parse_duration
 
@@ -55,7 +55,7 @@ class Rules:
         envelope = event.envelope()
         case_id = event.case_id
         for rule in self.for_event(event.type):
-            for key, person in _people(event.data, self.recipients[rule.recipient], rule.recipient):
+            for key, person in people(event.data, rule.recipient, self.recipients[rule.recipient]):
                 allowed = rule.channels
                 listed = person.get("channels")
                 if rule.recipient == "citizen" and isinstance(listed, list) and listed:
@@ -91,32 +91,21 @@ class Rules:
                     yield job, rule
 
 
-def _people(
-    data: Mapping[str, Any], path: str, role: str
-) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return
-        node = node[part]
-    if isinstance(node, Mapping):
-        yield role, node
-    elif isinstance(node, list):
-        for i, item in enumerate(node):
-            if isinstance(item, Mapping):
-                yield f"{role}:{i}", item
-
-
 def parse_rules(raw: Mapping[str, Any], *, source: str = "rules") -> Rules:
     recipients = dict(raw.get("recipients", {}))
     if not recipients:
         raise RulesError(f"{source}: [recipients] is missing or empty")
     by_event: dict[str, list[Rule]] = defaultdict(list)
+    for role, path in recipients.items():
+        if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
+            raise RulesError(f"{source}: [recipients] {role} must be a dotted path into data, "
+                             f"like \"case.officer\" (got {path!r})")
     for i, entry in enumerate(raw.get("rules", []), 1):
         where = f"{source}: rule {i}"
         event = entry.get("event")
         if event not in EVENT_TYPES:
-            raise RulesError(f"{where}: unknown event type {event!r}")
+            raise RulesError(f"{where}: unknown event type {event!r} (the event schema lists "
+                             f"{', '.join(EVENT_TYPES)})")
         recipient = entry.get("recipient")
         if recipient not in recipients:
             raise RulesError(f"{where}: recipient {recipient!r} is not in [recipients]")

@@ -87,7 +87,7 @@ LEDGERS: dict[str, str] = {
 }
 
 #: Default ``ledger.retention_days``: the ledger is an access record of personal data
-#: (who was told what, when); DOMAIN.md requires such records be kept at least one
+#: (who was told what, when); docs/domain.md requires such records be kept at least one
 #: year, so 400 days keeps a full year plus a month of margin for audits that start
 #: late, and no longer.
 DEFAULT_RETENTION_DAYS = 400

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.templates.context import RECIPIENT_ROLES, context_from_event, sample_recipients
+from hub.catalogue import EVENT_TYPES
+from hub.templates.context import context_from_event, sample_recipients
 from hub.templates.environment import Environments
 from hub.templates.errors import TemplateError
 from hub.templates.layout import Sample, TemplateFile, load_sample, sample_files, scan
@@ -149,12 +150,8 @@ class Report:
 
 
 def known_event_types() -> tuple[str, ...]:
-    """The event types the hub accepts (hub.events), else those of DOMAIN.md."""
-    try:
-        from hub.events import EVENT_TYPES
-    except ImportError:  # pragma: no cover - hub.events is part of the hub
-        return tuple(RECIPIENT_ROLES)
-    return tuple(EVENT_TYPES)
+    """The event types the hub accepts (the domain catalogue: the event schema)."""
+    return EVENT_TYPES
 
 
 def check_all(directory: Path, envs: Environments, org_profile: OrgProfiles) -> Report:

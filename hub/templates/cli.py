@@ -9,6 +9,7 @@ from ``[orgs.<key>]``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import functools
 import json
 import os
@@ -19,9 +20,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from hub.catalogue import EVENT_TYPES, address_field
 from hub.templates import sizing
 from hub.templates.check import CheckResult, Report, check_all
-from hub.templates.context import ADDRESS_FIELDS, context_from_event, sample_recipients
+from hub.templates.context import context_from_event, sample_recipients
 from hub.templates.environment import Environments, make_environments
 from hub.templates.errors import TemplateError
 from hub.templates.filters import WorkingCalendar
@@ -165,6 +167,14 @@ def cmd_check(config: Any, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- preview
 
 
+def _known_event_type(event_type: str) -> None:
+    if event_type in EVENT_TYPES:
+        return
+    close = difflib.get_close_matches(event_type, EVENT_TYPES, n=1)
+    hint = f"; did you mean {close[0]}?" if close else f" (known: {', '.join(EVENT_TYPES)})"
+    raise TemplateError(f"unknown event type {event_type!r}{hint}")
+
+
 def _choose_sample(setup: _Setup, event_type: str, given: str | None) -> Path:
     if given:
         path = Path(given)
@@ -236,6 +246,7 @@ def cmd_preview(config: Any, args: argparse.Namespace) -> int:
     setup = _Setup(config, args.dir)
     out = sys.stdout
     try:
+        _known_event_type(args.event_type)
         sample_path = _choose_sample(setup, args.event_type, args.sample)
         event = _load_event(setup, sample_path)
         org = args.org or str(event["data"].get("org", ""))
@@ -266,7 +277,7 @@ def cmd_preview(config: Any, args: argparse.Namespace) -> int:
         )
         for recipient in recipients:
             rendered = render_compiled(compiled, context_from_event(event, recipient, profile))
-            address = recipient.get(ADDRESS_FIELDS[args.channel], "(no address)")
+            address = recipient.get(address_field(args.channel), "(no address)")
             out.write(f"\nto:       {recipient['role']} {recipient.get('name')} <{address}>\n")
             print_rendered(rendered, out)
             if rendered.html is not None:

@@ -17,14 +17,16 @@ variables in production as in its samples:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from hub.catalogue import CHANNEL_NAMES, address_field, people_in_event, recipient_roles
+
+if TYPE_CHECKING:
+    from hub.rules import Rules
 
 #: Keys the hub sets itself; a data key of the same name does not replace them.
 RESERVED = ("event", "case", "citizen", "recipient", "org")
-
-#: The channel's address field in a recipient (mirrors channels.<name>.SPEC).
-ADDRESS_FIELDS: dict[str, str] = {"sms": "phone", "email": "email", "push": "push_token"}
 
 
 def context_from_event(
@@ -49,56 +51,23 @@ def context_from_event(
     return context
 
 
-#: Who is told of each event type (DOMAIN.md); the checker renders each
-#: template once per sample for each of these recipients.
-RECIPIENT_ROLES: dict[str, tuple[str, ...]] = {
-    "case.received": ("citizen",),
-    "case.transferred": ("citizen",),
-    "case.assigned": ("citizen", "officer"),
-    "case.supplement_requested": ("citizen",),
-    "case.extended": ("citizen",),
-    "case.progress": ("citizen",),
-    "case.answered": ("citizen",),
-    "survey.requested": ("citizen",),
-    "case.due_soon": ("officer",),
-    "case.praised": ("employee",),
-    "case.flagged": ("supervisors",),
-}
-
-
-def people_in_event(event: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Every person an event names, as (role, fields): the citizen, the case's
-    officer, the praised employee, the supervisors of a flag."""
-    data: Mapping[str, Any] = event.get("data") or {}
-    citizen = data.get("citizen")
-    if isinstance(citizen, Mapping):
-        yield "citizen", citizen
-    case = data.get("case")
-    if isinstance(case, Mapping) and isinstance(case.get("officer"), Mapping):
-        yield "officer", case["officer"]
-    praise = data.get("praise")
-    if isinstance(praise, Mapping) and isinstance(praise.get("employee"), Mapping):
-        yield "employee", praise["employee"]
-    flag = data.get("flag")
-    if isinstance(flag, Mapping):
-        for supervisor in flag.get("supervisors") or ():
-            if isinstance(supervisor, Mapping):
-                yield "supervisors", supervisor
-
-
-def sample_recipients(event: Mapping[str, Any], channel: str) -> list[dict[str, Any]]:
+def sample_recipients(
+    event: Mapping[str, Any], channel: str, rules: Rules | None = None
+) -> list[dict[str, Any]]:
     """The recipients a sample event's notices go to on ``channel`` (one per
-    role, the first person of it), as the recipient mappings the worker builds."""
-    roles = RECIPIENT_ROLES.get(str(event.get("type", "")))
-    address_field = ADDRESS_FIELDS.get(channel, "address")
+    role the rules tell of its type, the first person of it), as the recipient
+    mappings the worker builds. Roles, their paths and address fields come from
+    the domain catalogue (:mod:`hub.catalogue`)."""
+    roles = recipient_roles(rules).get(str(event.get("type", "")))
+    field = address_field(channel) if channel in CHANNEL_NAMES else "address"
     found: dict[str, dict[str, Any]] = {}
-    for role, person in people_in_event(event):
+    for role, person in people_in_event(event, rules):
         if role in found or (roles is not None and role not in roles):
             continue
         recipient = {key: value for key, value in person.items() if key != "channels"}
         recipient["role"] = role
         recipient.setdefault("name", None)
-        if address_field in person:
-            recipient["address"] = person[address_field]
+        if field in person:
+            recipient["address"] = person[field]
         found[role] = recipient
     return list(found.values())

@@ -37,11 +37,12 @@ from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.sandbox import SecurityError
 from jinja2.utils import concat
 
+from channels import CHANNEL_NAMES
 from hub.templates import sizing
 from hub.templates.environment import Environments, NoticeSandbox
 from hub.templates.errors import TemplateError
 
-CHANNELS = ("sms", "email", "push")
+CHANNELS = CHANNEL_NAMES  # the channel specs are the catalogue (channels/)
 REQUIRED_BLOCKS: dict[str, tuple[str, ...]] = {
     "sms": ("body",),
     "email": ("subject", "text"),

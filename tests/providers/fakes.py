@@ -1,5 +1,5 @@
 """Local stand-ins for the providers' HTTP APIs, checking every request against the
-documented contract (DOMAIN.md, NHN Cloud and Naver Cloud API guides).
+documented contract (docs/domain.md, NHN Cloud and Naver Cloud API guides).
 
 Each fake is a threaded :class:`http.server.ThreadingHTTPServer` on a free loopback
 port. It answers the documented success and error bodies, records what it accepted,

@@ -33,7 +33,7 @@ def test_cp949_length(text: str, expected: int) -> None:
 
 
 def test_euc_kr_would_overcount_the_syllables_carriers_take_as_two_bytes() -> None:
-    # The trap DOMAIN.md warns of: Python's euc_kr writes 똠 as an 8-byte sequence
+    # The trap docs/domain.md warns of: Python's euc_kr writes 똠 as an 8-byte sequence
     assert len("똠".encode("euc_kr")) == 8
     assert sizing.cp949_length("똠") == 2
 

@@ -93,6 +93,17 @@ def test_preview_sms_prints_kind_bytes_subject_and_body(
     assert "template: case.received/sms.j2 (version " in out
 
 
+def test_preview_of_an_unknown_event_type_names_the_type_not_the_samples(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["templates", "preview", "case.recieved", "sms"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown event type 'case.recieved'; did you mean case.received?" in err
+    assert "samples" not in err
+    assert main(["templates", "preview", "zzz", "sms"]) == 1
+    assert "known: case.received, " in capsys.readouterr().err
+
+
 def test_preview_uses_the_organisation_override_and_its_sample(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -138,10 +149,3 @@ def test_preview_shows_the_file_on_disk_even_when_it_is_broken(
     (folder / "case.received" / "push.j2").write_text("{% block title %}{{ x {% endblock %}")
     assert main(["templates", "preview", "case.received", "push"]) == 1
     assert "case.received/push.j2: line 1" in capsys.readouterr().err
-
-
-def test_preview_of_an_unknown_event_type_says_what_is_missing(
-    folder: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["templates", "preview", "case.nothing", "sms"]) == 1
-    assert "no samples" in capsys.readouterr().err
