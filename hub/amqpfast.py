@@ -30,7 +30,7 @@ from amqp import spec
 
 _CHUNK = 65536
 _PUBLISH_ARGSIG = "Bssbb"
-_AGAIN = (errno.EAGAIN, errno.EINTR)
+_AGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
 
 
 def supported(amqp_connection: Any) -> bool:
@@ -48,6 +48,11 @@ def _buffered_read(self: Any, n: int, initial: bool = False, _errnos: Any = _AGA
                 s = recv(max(n - len(rbuf), _CHUNK))
             except OSError as exc:
                 if exc.errno in _errnos:
+                    # A non-blocking read (the caller's timeout is 0) found nothing: say
+                    # so instead of retrying forever. py-amqp's read_frame puts back
+                    # what it took of a partial frame and the caller's drain ends.
+                    raise TimeoutError("timed out") from None
+                if exc.errno == errno.EINTR:
                     continue
                 raise
             if not s:

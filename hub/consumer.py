@@ -88,6 +88,12 @@ class Stage:
                redelivered: bool) -> Settlement | None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def on_error(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
+                 exc: BaseException) -> Settlement:
+        """How to settle a delivery whose ``handle`` raised. By default: reject without
+        requeue, so the queue's dead-letter target keeps it for an operator."""
+        return Settlement(delivery_tag, reject=True)
+
     def tick(self, now: float) -> None:
         """Called on the loop's thread between drains (timers, in-process delays)."""
 
@@ -238,20 +244,36 @@ class ConsumingLoop:
         body = message.body
         if isinstance(body, str):
             body = body.encode("utf-8")
-        self._received += 1
-        result = self.stage.handle(body, dict(message.headers or {}), message.delivery_tag,
-                                   bool(message.delivery_info.get("redelivered")))
-        if result is not None:
-            self._done.put(result)
+        self._dispatch(body, message.headers, message.delivery_tag,
+                       bool(message.delivery_info.get("redelivered")))
 
     def _on_raw_delivery(self, message: Any) -> None:
         info = message.delivery_info
-        headers = message.properties.get("application_headers") or {}
+        self._dispatch(message.body, message.properties.get("application_headers"),
+                       info["delivery_tag"], bool(info.get("redelivered")))
+
+    def _dispatch(self, body: bytes, headers: Any, tag: int, redelivered: bool) -> None:
+        """Hand one delivery to the stage. Whatever ``handle`` raises settles that one
+        delivery through ``stage.on_error``; the loop goes on."""
+        headers = dict(headers) if isinstance(headers, dict) else {}
         self._received += 1
-        result = self.stage.handle(message.body, dict(headers), info["delivery_tag"],
-                                   bool(info.get("redelivered")))
+        try:
+            result = self.stage.handle(body, headers, tag, redelivered)
+        except Exception as exc:
+            result = self._on_stage_error(body, headers, tag, exc)
         if result is not None:
             self._done.put(result)
+
+    def _on_stage_error(self, body: bytes, headers: dict[str, Any], tag: int,
+                        exc: BaseException) -> Settlement:
+        log.error("%s: delivery %s failed in %s (%s); settling it by on_error",
+                  self.stage.queue_name, tag, type(self.stage).__name__, type(exc).__name__,
+                  exc_info=exc)
+        try:
+            return self.stage.on_error(body, headers, tag, exc)
+        except Exception:  # the error path itself failed: the dead-letter target keeps it
+            log.exception("on_error failed for delivery %s; rejecting it", tag)
+            return Settlement(tag, reject=True)
 
     def _apply_settlements(self) -> None:
         while True:

@@ -11,6 +11,7 @@ against the same file before publishing.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,10 +28,26 @@ __all__ = ["EVENT_TYPES", "CaseEvent", "EventRejected", "parse_event", "schema",
 DEFAULT_MAX_BYTES = 256 * 1024
 CONTENT_TYPE = "application/cloudevents+json"
 
+#: Deepest nesting of objects and arrays an event may have (a real one has 4 or 5).
+MAX_DEPTH = 32
+#: Most digits an integer may have (JSON interop stops at 2**53; 64-bit ids fit).
+MAX_INT_DIGITS = 20
+
+#: Fields that name things (ids, keys, the case id): no control characters at all.
+_ID_FIELDS: tuple[tuple[str, ...], ...] = (("id",), ("source",), ("subject",),
+                                            ("data", "case", "id"))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: What no string may hold anywhere: NUL (PostgreSQL refuses it) and lone surrogates
+#: (not encodable as UTF-8, so no job could be written).
+_BAD_CHAR = re.compile(r"[\x00\ud800-\udfff]")
+#: JSON escapes that can produce those characters; without one, no string holds them.
+_BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
 
 class EventRejected(Exception):
     """An event the hub will not route. ``code`` is one of ``too_large``, ``not_utf8``,
-    ``bad_json``, ``not_an_object``, ``unknown_type``, ``invalid``."""
+    ``bad_json``, ``too_deep``, ``bad_number``, ``bad_text``, ``not_an_object``,
+    ``unknown_type``, ``invalid``."""
 
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(f"{code}: {reason}")
@@ -120,9 +137,84 @@ def validate(obj: Any) -> None:
         raise EventRejected("invalid", f"{where}: {what}") from None
 
 
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise EventRejected("bad_number", f"a number of {digits} digits "
+                            f"(at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise EventRejected("bad_number", f"a number out of range ({len(text)} characters)")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise EventRejected("bad_number", f"{name} is not a JSON number")
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in path) or "(event)"
+
+
+def _check_tree(obj: Any, *, deep: bool, chars: bool) -> None:
+    """Walk the document once (iteratively: no recursion to exhaust) for nesting
+    deeper than :data:`MAX_DEPTH` and for strings (values or keys) holding NUL or a
+    lone surrogate."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(obj, ())]
+    while stack:
+        node, path = stack.pop()
+        if deep and len(path) > MAX_DEPTH:
+            raise EventRejected("too_deep", f"nested deeper than {MAX_DEPTH} levels "
+                                f"at {_where(path[:3])}...")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if chars and _BAD_CHAR.search(key):
+                    raise EventRejected("bad_text", f"{_where(path)}: a key holds "
+                                        "NUL or a lone surrogate")
+                stack.append((value, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((value, (*path, i)) for i, value in enumerate(node))
+        elif chars and isinstance(node, str) and _BAD_CHAR.search(node):
+            raise EventRejected("bad_text", f"{_where(path)}: holds NUL or a lone surrogate")
+
+
+def _check_ids(obj: Mapping[str, Any]) -> None:
+    for path in _ID_FIELDS:
+        node: Any = obj
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if isinstance(node, str) and _CONTROL.search(node):
+            raise EventRejected("bad_text", f"{_where(path)}: holds a control character")
+
+
+def decode_json(text: str) -> Any:
+    """JSON text to a document within the hub's bounds; raise :class:`EventRejected`."""
+    try:
+        obj = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                         parse_constant=_parse_constant)
+    except json.JSONDecodeError as exc:
+        raise EventRejected(
+            "bad_json", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise EventRejected("too_deep", f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # a number Python will not convert
+        raise EventRejected("bad_number", f"a number out of range ({exc})"[:200]) from None
+    # Cheap screens first: a walk is needed only when brackets or escapes allow harm.
+    deep = text.count("{") + text.count("[") > MAX_DEPTH
+    chars = _BAD_ESCAPE.search(text) is not None or _BAD_CHAR.search(text) is not None
+    if deep or chars:
+        _check_tree(obj, deep=deep, chars=chars)
+    return obj
+
+
 def parse_event(body: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CaseEvent:
     """Decode, parse and validate one event; raise :class:`EventRejected`."""
-    size = len(body) if isinstance(body, bytes) else len(body.encode("utf-8"))
+    size = len(body) if isinstance(body, bytes) else len(body.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise EventRejected("too_large", f"body is {size} bytes, over the limit of {max_bytes}")
     if isinstance(body, bytes):
@@ -134,13 +226,9 @@ def parse_event(body: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Cas
             ) from None
     else:
         text = body
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EventRejected(
-            "bad_json", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    obj = decode_json(text)
     validate(obj)
+    _check_ids(obj)
     return CaseEvent(
         id=obj["id"],
         type=obj["type"],

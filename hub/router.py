@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -21,7 +22,6 @@ from hub.rules import Rules
 from hub.topology import NOTIFY_EXCHANGE, REJECTED_QUEUE, ROUTER_QUEUE
 
 log = logging.getLogger(__name__)
-
 
 
 class EventSink(Protocol):
@@ -84,12 +84,19 @@ class Router(Stage):
         except EventRejected as exc:
             return Settlement(delivery_tag, [self.rejection(body, headers, exc)])
 
+    def on_error(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
+                 exc: BaseException) -> Settlement:
+        """An unexpected error routing this event (a bug): keep it on ``hub.rejected``
+        with the code ``internal`` for an operator to replay once fixed."""
+        rejected = EventRejected("internal", f"internal error: {type(exc).__name__}")
+        return Settlement(delivery_tag, [self.rejection(body, headers, rejected)])
+
     def rejection(self, body: bytes, headers: Mapping[str, Any], exc: EventRejected) -> Publish:
         metrics.child(metrics.EVENTS_REJECTED, exc.code).inc()
         log.warning("event rejected: %s", exc)
         keep = {k: v for k, v in headers.items() if not k.startswith("x-hub-")}
         keep.update({
-            REASON: exc.reason[:1000],
+            REASON: exc.reason[:1000].encode("utf-8", "backslashreplace").decode("utf-8"),
             REASON_CODE: exc.code,
             REJECTED_AT: self.clock().isoformat(),
         })
@@ -100,13 +107,17 @@ class Router(Stage):
                        message_id=event_id, content_type="application/octet-stream")
 
 
+_CLEAN_ID = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,200}")
+
+
 def _peek_id(body: bytes) -> str | None:
-    """The event id of a rejected body, when it can be had cheaply."""
+    """The event id of a rejected body, when it can be had cheaply and is fit to be a
+    message id (printable, encodable, at most 200 characters)."""
     if len(body) > 64 * 1024:
         return None
     try:
         obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     value = obj.get("id") if isinstance(obj, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and _CLEAN_ID.fullmatch(value) else None

@@ -166,6 +166,13 @@ class ChannelWorker(Stage):
         future.add_done_callback(functools.partial(self._on_done, tag=delivery_tag))
         return None
 
+    def on_error(self, body: bytes, headers: dict[str, Any], delivery_tag: Any,
+                 exc: BaseException) -> Settlement:
+        """``handle`` itself failed (a bug): park the notice on ``hub.dead``."""
+        metrics.child(metrics.PARKED, self.channel, "internal").inc()
+        return Settlement(delivery_tag, [self._dead_publish(
+            body, headers, "internal", f"internal error: {type(exc).__name__}", None)])
+
     def _on_done(self, future: Future[Settlement], tag: Any) -> None:
         if future.cancelled():
             self._release(tag)

@@ -3,6 +3,8 @@ far fewer recv calls; a frame is dispatched only when it is complete."""
 
 from __future__ import annotations
 
+import errno
+import socket
 import types
 from typing import Any
 
@@ -75,3 +77,27 @@ def test_supported_only_on_plain_tcp_transports() -> None:
     assert amqpfast.supported(ok)
     assert not amqpfast.supported(tls)
     assert not amqpfast.supported(types.SimpleNamespace(transport=None))
+
+
+class NonBlockingTransport(FakeTransport):
+    """A socket set non-blocking (timeout 0) with nothing more to read."""
+
+    def _recv(self, n: int) -> bytes:
+        self.calls += 1
+        if self.chunks:
+            data, self.chunks = self.chunks[0], self.chunks[1:]
+            return data
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+@pytest.mark.parametrize("initial", [True, False])
+def test_a_read_that_would_block_times_out_instead_of_spinning(initial: bool) -> None:
+    # Given a non-blocking socket that brought half a frame
+    transport = NonBlockingTransport([b"\x01\x00"])
+    read = types.MethodType(amqpfast._buffered_read, transport)
+    # When py-amqp asks for the 7-byte frame header
+    with pytest.raises(socket.timeout):
+        read(7, initial)
+    # Then it gets a timeout after one empty try (not an endless retry), keeping the bytes
+    assert transport.calls == 2
+    assert transport._read_buffer == b"\x01\x00"

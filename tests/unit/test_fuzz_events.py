@@ -53,8 +53,8 @@ def parse_or_reject(body: bytes | str) -> CaseEvent | None:
     try:
         return parse_event(body)
     except EventRejected as exc:
-        assert exc.code in {"too_large", "not_utf8", "bad_json", "not_an_object",
-                            "unknown_type", "invalid"}
+        assert exc.code in {"too_large", "not_utf8", "bad_json", "too_deep", "bad_number",
+                            "bad_text", "not_an_object", "unknown_type", "invalid"}
         assert exc.reason
         return None
 

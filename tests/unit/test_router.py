@@ -231,3 +231,91 @@ def test_a_rejected_delivery_is_never_acked() -> None:
     assert ("reject", 3, False) in calls
     assert [c for c in calls if c[0] == "ack" and c[1] >= 3] == []
     assert ("ack", 2, True) in calls
+
+
+# -- poison: what used to stop the router (issue 10) -----------------------------------------
+def poison(event_type: str = "case.received", **changes: Any) -> dict[str, Any]:
+    event = sample(event_type, "ev-poison")
+    for path, value in changes.items():
+        node = event
+        *parents, last = path.split("__")
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return event
+
+
+def deep(levels: int) -> bytes:
+    return b'{"id": "ev-deep", "data": ' + b"[" * levels + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (deep(5000), "too_deep"),  # RecursionError in the JSON decoder
+        (deep(100), "too_deep"),  # decodes, but deeper than any event
+        (b'{"id": "ev-num", "n": ' + b"9" * 5000 + b"}", "bad_number"),  # over int's limit
+        (b'{"id": "ev-num", "n": ' + b"9" * 4000 + b"}", "bad_number"),  # under it, still absurd
+        (b'{"id": "ev-num", "n": 1e999}', "bad_number"),  # infinity
+        (b'{"id": "ev-num", "n": NaN}', "bad_number"),
+        (json.dumps(poison(data__case__title="\ud800")).encode(), "bad_text"),
+        (json.dumps(poison(data__citizen__name="a\u0000b")).encode(), "bad_text"),
+        (json.dumps({"\udfff": 1}).encode(), "bad_text"),  # a key, too
+        (json.dumps(poison(data__case__id="2026\u00000001")).encode(), "bad_text"),
+        (json.dumps(poison(data__case__id="2026\n0001")).encode(), "bad_text"),
+        (json.dumps(poison(id="ev\u0007x")).encode(), "bad_text"),
+        (json.dumps(poison(subject="s\u0085")).encode(), "bad_text"),
+    ],
+)
+def test_poison_is_rejected_with_its_reason_code(body: bytes, code: str) -> None:
+    # Given an event built to break the decoder, the validator or the job encoder
+    # When the router handles it
+    settlement = make_router().handle(body, {}, 5, False)
+    # Then it is settled by one publish to hub.rejected with its reason code
+    (publish,) = settlement.publishes
+    assert publish.routing_key == REJECTED_QUEUE and not settlement.reject
+    assert publish.headers[REASON_CODE] == code
+    # And every header and the message id can be written to the wire as UTF-8
+    for value in [*publish.headers.values(), publish.message_id or ""]:
+        str(value).encode("utf-8")
+
+
+def test_a_valid_surrogate_pair_and_free_text_control_characters_still_route() -> None:
+    event = poison(data__case__title="😀 도로\t파손\n신고")
+    body = json.dumps(event).encode()  # ensure_ascii: the emoji as a \ud83d\ude00 pair
+    assert b"\\ud83d\\ude00" in body
+    assert make_router().route(body)
+
+
+class Exploding(Router):
+    def route(self, body: bytes) -> list[Any]:
+        raise KeyError("bug")
+
+
+def test_an_unexpected_error_parks_the_event_with_code_internal() -> None:
+    # Given a router with a bug, run by a consuming loop
+    router = Exploding(load_rules(), FIELDS, max_event_bytes=1000, clock=lambda: NOW)
+    loop = ConsumingLoop(None, PROFILES["amqp"], router)  # type: ignore[arg-type]
+    # When a delivery arrives
+    loop._dispatch(b'{"id": "ev-x"}', {"traceparent": "t"}, 9, False)
+    # Then it is settled (not raised) by a publish to hub.rejected with code internal
+    settlement = loop._done.get_nowait()
+    (publish,) = settlement.publishes
+    assert settlement.delivery_tag == 9
+    assert publish.routing_key == REJECTED_QUEUE
+    assert publish.headers[REASON_CODE] == "internal"
+    assert publish.message_id == "ev-x"
+
+
+class Hopeless(Exploding):
+    def on_error(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
+                 exc: BaseException) -> Settlement:
+        raise RuntimeError("the error path fails too")
+
+
+def test_when_even_on_error_fails_the_delivery_is_rejected_not_lost() -> None:
+    loop = ConsumingLoop(None, PROFILES["amqp"],  # type: ignore[arg-type]
+                         Hopeless(load_rules(), FIELDS, max_event_bytes=1000))
+    loop._dispatch(b"{}", {}, 4, False)
+    settlement = loop._done.get_nowait()
+    assert (settlement.delivery_tag, settlement.reject, settlement.requeue) == (4, True, False)

@@ -25,7 +25,7 @@ from channels.base import (
     TransientError,
 )
 from hub.config import DEFAULTS, Config, deep_merge
-from hub.consumer import Publish, Settlement
+from hub.consumer import ConsumingLoop, Publish, Settlement
 from hub.events import parse_event
 from hub.jobs import ATTEMPT, CHANNEL, FAILED_AT, NOT_BEFORE, ORIGIN, REASON, Job
 from hub.ledger import Ledger, open_ledger
@@ -34,6 +34,7 @@ from hub.retry import RetryPolicy
 from hub.rules import load_rules
 from hub.templates import TemplateStore
 from hub.topology import DEAD_QUEUE, RETRY_EXCHANGE, STATUS_EXCHANGE, Topology
+from hub.transport import PROFILES
 from hub.worker import DEFERRED_FLAG, REASON_CODE, ChannelWorker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -663,3 +664,19 @@ def test_a_failing_ledger_still_settles_the_delivery(store: TemplateStore, clock
         assert loop.done.wait(0.5), "the delivery was never settled"
     finally:
         worker.pool.shutdown()
+
+
+def test_an_unexpected_error_in_handle_parks_the_notice_with_code_internal(
+    store: TemplateStore, ledger: Ledger, clock: Clock
+) -> None:
+    # Given a worker that was never started (no send pool: handle fails on a good job)
+    worker = make_worker(store, ledger, clock, FakeSender())
+    loop = ConsumingLoop(None, PROFILES["amqp"], worker)  # type: ignore[arg-type]
+    body = make_job().encode()
+    # When the loop hands it a delivery
+    loop._dispatch(body, {ATTEMPT: 1}, 12, False)
+    # Then that delivery is settled by parking it on hub.dead with the code internal
+    settlement = loop._done.get_nowait()
+    (dead,) = settlement.publishes
+    assert (settlement.delivery_tag, dead.routing_key, dead.body) == (12, DEAD_QUEUE, body)
+    assert dead.headers[REASON_CODE] == "internal"
