@@ -70,6 +70,7 @@ def demo_events(now: datetime | None = None, *, prefix: str = "demo") -> list[di
             {
                 **base,
                 "answer": {
+                    "outcome": "accepted",
                     "summary": "파손된 도로를 11월 24일까지 보수하겠습니다.",
                     "answered_at": (now - timedelta(minutes=5)).isoformat(),
                 },

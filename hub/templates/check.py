@@ -5,6 +5,10 @@ every sample (:func:`hub.templates.context.sample_recipients`), when its
 notices fit the channel's limits, and (SMS) when it has no character CP949
 cannot encode written in it. ``templates check`` and the hot reload use the
 same function, so what the checker accepts is what goes live.
+
+Beyond rendering, the notice rules of :mod:`hub.templates.notice_rules` (what
+the law asks a notice to say, complete e-mail documents) are errors, and its
+warnings (details on a lock screen) are reported beside them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.catalogue import EVENT_TYPES
+from hub.templates import notice_rules
 from hub.templates.context import context_from_event, sample_recipients
 from hub.templates.environment import Environments
 from hub.templates.errors import TemplateError
@@ -46,6 +51,7 @@ class CheckResult:
     version: str | None = None
     renders: list[SampleRender] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     literal_unsafe: tuple[str, ...] = ()
 
     @property
@@ -98,6 +104,7 @@ def check_compiled(
         result.errors.append(
             f"no samples: add a CloudEvent JSON file under {template.event_type}/samples/"
         )
+    shown: set[str] = set()
     for sample in samples:
         org_key = template.org or str(sample.event["data"].get("org", ""))
         profile = org_profile(org_key)
@@ -112,6 +119,22 @@ def check_compiled(
                 result.errors.append(f"{sample.path} ({recipient['role']}): {exc.reason}")
                 continue
             result.renders.append(SampleRender(sample.path, str(recipient["role"]), rendered))
+            shown |= notice_rules.lock_screen_details(sample.event, rendered)
+            result.errors.extend(
+                e for e in notice_rules.errors(template, rendered) if e not in result.errors
+            )
+        for variant in notice_rules.variants(template, sample.event):
+            for recipient in recipients:
+                context = context_from_event(variant.event, recipient, profile)
+                try:
+                    problem = variant.problem(render_compiled(compiled, context))
+                except TemplateError as exc:
+                    problem = exc.reason
+                message = f"with {variant.label}: {problem}" if problem else ""
+                if message and message not in result.errors:
+                    result.errors.append(message)
+    if shown:
+        result.warnings.append(notice_rules.lock_screen_warning(shown))
     return result
 
 

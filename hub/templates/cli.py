@@ -127,7 +127,7 @@ def print_report(report: Report, out: TextIO) -> None:
     characters), its errors indented below, then the folder's problems and a total."""
     width = max((len(r.template.path) for r in report.results), default=20)
     for result in report.results:
-        status = "ok" if result.ok else "ERROR"
+        status = "ERROR" if not result.ok else "warn" if result.warnings else "ok"
         kinds = "/".join(result.kinds) or "-"
         samples = len({r.sample for r in result.renders})
         fields = [
@@ -142,11 +142,15 @@ def print_report(report: Report, out: TextIO) -> None:
         out.write("  ".join(fields).rstrip() + "\n")
         for error in result.errors:
             out.write(f"       - {error}\n")
+        for warning in result.warnings:
+            out.write(f"       ~ warning: {warning}\n")
     for problem in report.problems:
         out.write(f"ERROR  {problem}\n")
     bad = sum(1 for r in report.results if not r.ok)
+    warned = sum(1 for r in report.results if r.ok and r.warnings)
     out.write(
         f"{len(report.results)} templates: {len(report.results) - bad} ok, {bad} with errors"
+        f"{f', {warned} of them with warnings' if warned else ''}"
         f"{f', {len(report.problems)} other problems' if report.problems else ''}"
         f" (SMS up to {sizing.SMS_MAX_BYTES} bytes, LMS up to {sizing.LMS_MAX_BYTES}, "
         f"LMS subject up to {sizing.LMS_SUBJECT_MAX_BYTES})\n"
@@ -212,11 +216,7 @@ def _write_html(html: str, out_path: str | None, event_type: str, org: str) -> P
         folder = Path(tempfile.gettempdir()) / "minwon-preview"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{org}-{event_type}-email.html"
-    page = (
-        '<!doctype html>\n<html lang="ko"><head><meta charset="utf-8">'
-        f"<title>{event_type}</title></head><body>\n{html}\n</body></html>\n"
-    )
-    path.write_text(page, encoding="utf-8")
+    path.write_text(html + "\n", encoding="utf-8")  # the document as sent
     return path.resolve()
 
 

@@ -10,7 +10,8 @@ numbers, dates) and returns text a Korean reader expects:
 * ``mask_name``, ``mask_phone``, ``phone``: personal data shown safely, phone
   numbers in their usual groups;
 * ``won``: amounts in 원;
-* ``business_days``: a date plus N Korean working days (:class:`WorkingCalendar`).
+* ``business_days``: a date plus N Korean working days (:class:`WorkingCalendar`);
+* ``outcome``: an answer's outcome (``answer.outcome``) in the words of a notice.
 """
 
 from __future__ import annotations
@@ -325,6 +326,30 @@ def won(value: Any) -> str:
     return f"{format_decimal(amount, locale=LOCALE)}원"
 
 
+# --------------------------------------------------------------------------- answers
+
+#: ``answer.outcome`` (hub/schemas/event.schema.json) as a notice states it.
+OUTCOMES: dict[str, str] = {
+    "accepted": "수용",
+    "partly_accepted": "일부 수용",
+    "refused": "불수용",
+    "other": "기타",
+}
+#: Outcomes whose notice must state the reason and the 구제절차 (법 §27, §35).
+NOT_ACCEPTED = ("partly_accepted", "refused", "other")
+
+
+def outcome(value: Any) -> str:
+    """``refused`` → ``불수용`` (:data:`OUTCOMES`)."""
+    _defined(value)
+    try:
+        return OUTCOMES[str(value)]
+    except KeyError:
+        raise ValueError(
+            f"outcome: unknown answer outcome; one of {', '.join(OUTCOMES)}"
+        ) from None
+
+
 # --------------------------------------------------------------------------- working days
 
 
@@ -395,4 +420,5 @@ def make_filters(calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:
         "phone": phone,
         "won": won,
         "business_days": business_days_filter(calendar),
+        "outcome": outcome,
     }

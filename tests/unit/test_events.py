@@ -33,7 +33,9 @@ EXTRA: dict[str, dict[str, Any]] = {
         "extension": {"reason": "현장 조사", "new_due_at": "2026-12-05T18:00:00+09:00"},
     },
     "case.progress": {"citizen": CITIZEN, "progress": {"note": "현장 확인 중"}},
-    "case.answered": {"citizen": CITIZEN, "answer": {"summary": "보수하겠습니다."}},
+    "case.answered": {
+        "citizen": CITIZEN, "answer": {"summary": "보수하겠습니다.", "outcome": "accepted"}
+    },
     "survey.requested": {"citizen": CITIZEN, "survey": {"url": "https://e.kr/s/1"}},
     "case.due_soon": {"reminder": {"days_left": 0}},
     "case.praised": {"praise": {"employee": {"name": "이친절"}}},

@@ -247,4 +247,5 @@ def test_the_filters_have_the_names_templates_use() -> None:
         "phone",
         "won",
         "business_days",
+        "outcome",
     }

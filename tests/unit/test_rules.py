@@ -165,9 +165,9 @@ def test_the_praised_employee_and_the_due_soon_officer_are_found() -> None:
 def test_notification_ids_are_stable_across_runs_and_distinct_per_channel() -> None:
     # Given the same event applied twice (say, redelivered, or published again)
     first = jobs(event("case.answered", "ev-42", citizen=citizen(),
-                       answer={"summary": "보수 완료"}))
+                       answer={"summary": "보수 완료", "outcome": "accepted"}))
     again = jobs(event("case.answered", "ev-42", citizen=citizen(),
-                       answer={"summary": "보수 완료"}))
+                       answer={"summary": "보수 완료", "outcome": "accepted"}))
     # Then the ids are the same, and derived from (event, recipient, channel) only
     assert [j.notification_id for j in first] == [j.notification_id for j in again]
     assert [j.notification_id for j in first] == [

@@ -58,7 +58,7 @@ def test_check_reports_each_kind_of_problem(
     # Given a syntax error, a sample the template fails, a stray file and a missing channel
     (folder / "case.progress" / "push.j2").write_text("{% block title %}{{ x {% endblock %}")
     sample = json.loads((folder / "case.answered/samples/full.json").read_text("utf-8"))
-    sample["data"]["answer"] = {"summary": "가" * 1200}
+    sample["data"]["answer"] = {"summary": "가" * 1200, "outcome": "accepted"}
     (folder / "case.answered/samples/huge.json").write_text(json.dumps(sample))
     (folder / "stray.j2").write_text("x")
     (folder / "case.flagged" / "email.j2").unlink()
@@ -112,7 +112,7 @@ def test_preview_uses_the_organisation_override_and_its_sample(
     out = capsys.readouterr().out
     assert "template: orgs/gumi/case.answered/sms.j2" in out
     assert "kind:     LMS" in out and "subject:  [구미시] 민원 처리결과" in out
-    assert "통합민원 콜센터 054-480-2114" in out
+    assert "곧 만족도 조사 문자를 보내 드립니다. 문의: 구미시 민원콜센터 054-480-2114" in out
     # the same notice for another organisation falls back to the default
     assert main(["templates", "preview", "case.answered", "sms", "--org", "pohang"]) == 0
     out = capsys.readouterr().out
@@ -130,7 +130,7 @@ def test_preview_email_writes_the_html_and_says_where(
     assert "새 처리 기한: 2026년 12월 10일(목) 오후 6시" in out
     assert f"HTML part written to {target.resolve()}" in out
     html = target.read_text(encoding="utf-8")
-    assert html.startswith("<!doctype html>") and "<strong>2026년 12월 10일(목) 오후 6시" in html
+    assert html.startswith("<!DOCTYPE html>") and "<strong>2026년 12월 10일(목) 오후 6시" in html
 
 
 def test_preview_of_a_notice_with_two_recipients_shows_each(

@@ -1,0 +1,191 @@
+"""What a notice must say (and not show): the rules `templates check` enforces on
+rendered samples, and the shipped templates rendered against them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.events import EventRejected, validate
+from hub.templates.check import CheckResult, check_all
+from hub.templates.context import context_from_event, sample_recipients
+from hub.templates.environment import make_environments
+from hub.templates.filters import WorkingCalendar, outcome
+from hub.templates.rendering import Rendered, compile_template, render_compiled
+
+ROOT = Path(__file__).resolve().parents[2] / "templates"
+PROFILES: dict[str, dict[str, Any]] = {
+    "gumi": {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": ""},
+    "pohang": {"key": "pohang", "name": "포항시", "callcenter": "054-270-8282", "url": ""},
+}
+ENVS = make_environments(WorkingCalendar())
+
+
+def load(path: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((ROOT / path).read_text(encoding="utf-8"))
+    return event
+
+
+def render(folder: Path, template: str, event: dict[str, Any]) -> Rendered:
+    channel = template.rsplit("/", 1)[-1].removesuffix(".j2")
+    compiled = compile_template(ENVS, template, (folder / template).read_bytes())
+    (recipient,) = sample_recipients(event, channel)[:1]
+    return render_compiled(compiled, context_from_event(event, recipient, PROFILES["gumi"]))
+
+
+def check(folder: Path) -> dict[str, CheckResult]:
+    report = check_all(folder, ENVS, PROFILES.__getitem__)
+    return {r.template.path: r for r in report.results}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    copy_ = tmp_path / "templates"
+    shutil.copytree(ROOT, copy_)
+    return copy_
+
+
+# ---------------------------------------------------------------- the event
+
+
+def test_an_answer_states_its_outcome_and_a_refusal_its_reason() -> None:
+    event = load("case.answered/samples/refused.json")
+    validate(event)
+    # Given a refusal without a reason / Then the hub refuses the event
+    without = copy.deepcopy(event)
+    del without["data"]["answer"]["reason"]
+    with pytest.raises(EventRejected, match="reason"):
+        validate(without)
+    without["data"]["answer"]["outcome"] = "partly_accepted"
+    with pytest.raises(EventRejected, match="reason"):
+        validate(without)
+    # an answer without an outcome, or with an unknown one, is refused too
+    no_outcome = copy.deepcopy(event)
+    del no_outcome["data"]["answer"]["outcome"]
+    with pytest.raises(EventRejected, match="outcome"):
+        validate(no_outcome)
+    no_outcome["data"]["answer"]["outcome"] = "rejected"
+    with pytest.raises(EventRejected):
+        validate(no_outcome)
+    # "other" and "accepted" need no reason
+    for value in ("other", "accepted"):
+        without["data"]["answer"]["outcome"] = value
+        validate(without)
+
+
+def test_outcome_filter_names_each_outcome_and_refuses_unknown_ones() -> None:
+    assert outcome("refused") == "불수용"
+    assert outcome("partly_accepted") == "일부 수용"
+    assert outcome("accepted") == "수용"
+    with pytest.raises(ValueError, match="unknown answer outcome"):
+        outcome("rejected")
+
+
+# ---------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["case.answered/sms.j2", "case.answered/email.j2", "orgs/gumi/case.answered/sms.j2"],
+)
+@pytest.mark.parametrize("sample", ["refused.json", "partly.json"])
+def test_a_refused_answer_shows_the_reason_and_the_redress(template: str, sample: str) -> None:
+    event = load(f"case.answered/samples/{sample}")
+    rendered = render(ROOT, template, event)
+    for text in (rendered.body, rendered.html or rendered.body):
+        assert event["data"]["answer"]["reason"] in text
+        assert "이의신청" in text and "60일" in text
+        assert "행정심판" in text and "행정소송" in text and "90일" in text
+        assert "구미시에" in text  # where the 이의신청 goes
+
+
+def test_an_accepted_answer_does_not_talk_of_redress() -> None:
+    event = load("case.answered/samples/full.json")
+    for template in ("case.answered/sms.j2", "case.answered/email.j2"):
+        rendered = render(ROOT, template, event)
+        assert "이의신청" not in rendered.body
+        assert "처리결과: 수용" in rendered.body
+
+
+def test_check_fails_an_answer_template_without_the_redress(folder: Path) -> None:
+    # Given an SMS template that states the answer but neither reason nor 구제절차
+    (folder / "case.answered/sms.j2").write_text(
+        "{% block body %}[{{ org.name }}] 민원({{ case.id }}) 처리결과: {{ answer.summary }} "
+        "담당 {{ case.department }} {{ case.officer.name }} {{ org.callcenter }}{% endblock %}",
+        encoding="utf-8",
+    )
+    # When checked / Then it fails, for each outcome that is not accepted
+    result = check(folder)["case.answered/sms.j2"]
+    assert not result.ok
+    text = "\n".join(result.errors)
+    for value in ("refused", "partly_accepted", "other"):
+        assert f"answer.outcome={value}: an answer that is not accepted" in text
+    assert "missing: answer.reason, 이의신청 (법 §35), the 60 days" in text
+
+
+def test_check_fails_an_answer_template_that_drops_the_reason_only(folder: Path) -> None:
+    path = folder / "case.answered/email.j2"
+    source = path.read_text(encoding="utf-8")
+    path.write_text(source.replace("{{ answer.reason }}", "(생략)"), encoding="utf-8")
+    result = check(folder)["case.answered/email.j2"]
+    assert any(e.endswith("missing: answer.reason") for e in result.errors), result.errors
+
+
+# ---------------------------------------------------------------- e-mail documents
+
+
+def test_every_shipped_email_is_a_whole_korean_document() -> None:
+    results = check(ROOT)
+    emails = [r for path, r in results.items() if path.endswith("email.j2")]
+    assert emails
+    for result in emails:
+        for render_ in result.renders:
+            html = render_.rendered.html
+            assert html is not None and html.startswith("<!DOCTYPE html>"), result.template.path
+            assert '<html lang="ko">' in html and "<title>[" in html
+            assert html.rstrip().endswith("</html>")
+
+
+def test_check_fails_an_email_html_that_is_a_fragment(folder: Path) -> None:
+    path = folder / "case.received/email.j2"
+    source = path.read_text(encoding="utf-8")
+    start = source.index("{% block html %}") + len("{% block html %}")
+    end = source.index("{% endblock %}", start)
+    path.write_text(source[:start] + "<div>{{ case.id }}</div>" + source[end:], encoding="utf-8")
+    errors = check(folder)["case.received/email.j2"].errors
+    assert "the e-mail HTML must be a whole document: begin with <!DOCTYPE html>" in errors
+    assert 'the e-mail HTML must say its language: <html lang="ko">' in errors
+    assert "the e-mail HTML must have a <title> (mail clients show it)" in errors
+
+
+# ---------------------------------------------------------------- lock screens
+
+
+def test_answer_push_shows_only_org_kind_and_case_number() -> None:
+    event = load("case.answered/samples/refused.json")
+    rendered = render(ROOT, "case.answered/push.j2", event)
+    shown = f"{rendered.subject}\n{rendered.body}"
+    assert "구미시" in shown and "처리결과" in shown and "2026-0002468" in shown
+    answer = event["data"]["answer"]
+    for detail in (answer["summary"], answer["reason"], event["data"]["case"]["title"],
+                   event["data"]["citizen"]["name"]):
+        assert detail not in shown
+
+
+def test_check_warns_on_a_push_that_shows_details(folder: Path) -> None:
+    (folder / "case.answered/push.j2").write_text(
+        "{% block title %}{{ recipient.name }}님 민원{% endblock %}"
+        "{% block body %}{{ case.title }}: {{ answer.summary }}{% endblock %}",
+        encoding="utf-8",
+    )
+    result = check(folder)["case.answered/push.j2"]
+    assert result.ok  # a warning, not an error
+    (warning,) = {w.split("this one shows ")[0] for w in result.warnings}
+    assert "lock screen" in warning
+    shown = " ".join(result.warnings)
+    assert "citizen.name" in shown and "case.title" in shown and "answer.summary" in shown
