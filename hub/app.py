@@ -138,7 +138,7 @@ class Hub:
     @property
     def store(self) -> TemplateStore:
         if self._store is None:
-            self._store = TemplateStore.from_config(self.config)
+            self._store = TemplateStore.from_config(self.config, ledger=self.ledger)
         return self._store
 
     @property
@@ -148,7 +148,9 @@ class Hub:
                 from hub.policy import Policy
             except ImportError:  # pragma: no cover - until the policy lands
                 return None
-            self._policy = Policy(self.config)
+            from hub.optouts import OptOuts
+
+            self._policy = Policy(self.config, optouts=OptOuts.for_ledger(self.ledger))
         return self._policy
 
     def router(self) -> Router:

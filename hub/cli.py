@@ -21,6 +21,7 @@ EXTENSIONS: tuple[tuple[str, str], ...] = (
     ("hub.templates.cli", "add_parser"),
     ("hub.ledger.cli", "add_parser"),
     ("hub.admin.cli", "add_parser"),
+    ("hub.studio.cli", "add_parser"),
 )
 
 

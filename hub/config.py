@@ -54,6 +54,21 @@ DEFAULTS: dict[str, Any] = {
     "templates": {
         "dir": str(ROOT / "templates"),
         "reload_interval": 2.0,
+        # "database": published versions in the ledger's database (알림 스튜디오) replace
+        # the folder's files; "folder": the folder alone (also with a memory ledger)
+        "source": "database",
+    },
+    "studio": {  # 알림 스튜디오 (minwon-hub studio)
+        "host": "127.0.0.1",
+        "port": 8080,
+        "secret_key": "",  # secret: MINWON__STUDIO__SECRET_KEY (signs session cookies);
+        # empty: a random key per start (everyone signs in again after a restart)
+        "secure_cookies": False,  # true when served over HTTPS (cookies marked Secure)
+        "session_minutes": 480,  # a session expires this long after sign-in
+        "login_attempts": 5,  # failed sign-ins allowed per user name and address ...
+        "login_window": 300,  # ... within this many seconds
+        "test_sends_per_hour": 10,  # "send a test to me", per user
+        "proxy_user_header": "",  # e.g. "X-Remote-User": trust a reverse proxy's SSO
     },
     "ledger": {
         "url": "sqlite:///minwon-ledger.db",

@@ -116,3 +116,10 @@ def child(metric: Any, *labels: str) -> Any:
 def serve(port: int, addr: str = "0.0.0.0") -> None:
     """Serve /metrics on ``addr:port`` from a daemon thread."""
     start_http_server(port, addr=addr)
+
+STUDIO_TEST_SENDS = Counter(
+    "minwon_studio_test_sends_total",
+    "Test notices sent from the studio to the signed-in editor's own address (not "
+    "counted in minwon_notices_total).",
+    ["channel", "outcome"],
+)

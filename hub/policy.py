@@ -4,7 +4,10 @@
 
 * **skip** (with a reason) when the recipient has no address for the channel, or the
   citizen did not list the channel in ``data.citizen.channels`` (the router already
-  filters both; this is the safety net, and the reason lands in the ledger);
+  filters both; this is the safety net, and the reason lands in the ledger); and with
+  reason ``opted_out`` when the notice is not critical and its address is on the
+  수신거부 list for the organisation or for all (:mod:`hub.optouts`, kept in the
+  ledger's database by keyed hash; critical notices still go);
 * **defer** until a time when the job has a ``not_before`` in the future (delayed
   notices, e.g. the satisfaction survey hours after the answer) or falls in quiet
   hours: the next allowed time, computed in the organisation's time zone;
@@ -36,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from hub.jobs import Job
@@ -46,6 +49,7 @@ DEFAULT_TIMEZONE = "Asia/Seoul"
 DEFAULT_MAX_RATE_WAIT = 1.0  # seconds a send thread may sleep for the rate limit
 
 Action = Literal["send", "defer", "skip"]
+OPTED_OUT = "opted_out"  # the skip reason of a notice to an address on the 수신거부 list
 
 
 @dataclass(frozen=True)
@@ -216,11 +220,20 @@ class RateLimiter:
 
 
 # -- the policy --------------------------------------------------------------------
+class OptOutList(Protocol):
+    """hub.optouts.OptOuts: has ``address`` opted out of ``org``'s notices?"""
+
+    def blocks(self, address: str, org: str) -> bool: ...
+
+
 class Policy:
     """Decides send / defer / skip for a job; see the module docstring."""
 
-    def __init__(self, config: Any, *, clock: Clock = time.monotonic) -> None:
+    def __init__(self, config: Any, *, clock: Clock = time.monotonic,
+                 optouts: OptOutList | None = None) -> None:
         get = config.get
+        #: the 수신거부 list (hub.optouts.OptOuts), or None: no opt-outs
+        self.optouts = optouts
         self.timezone = ZoneInfo(str(get("policy", "timezone", default=None) or DEFAULT_TIMEZONE))
         default_window = get("policy", "quiet_hours", default=DEFAULT_QUIET_HOURS)
         self.default_quiet = QuietHours.parse(default_window, self.timezone)
@@ -271,6 +284,9 @@ class Policy:
             listed = citizen.get("channels") if isinstance(citizen, Mapping) else None
         if isinstance(listed, list | tuple) and job.channel not in listed:
             return f"{recipient.role} did not list channel {job.channel}"
+        if (not job.critical and self.optouts is not None
+                and self.optouts.blocks(recipient.address, job.org)):
+            return OPTED_OUT
         return None
 
     def acquire(self, org: str, channel: str, max_wait: float | None = None) -> float:

@@ -111,3 +111,67 @@ events = Table(
     Index("ix_events_case_id", "case_id"),
     Index("ix_events_received_at", "received_at"),
 )
+
+# -- 알림 스튜디오 (hub.studio): templates in the database, accounts, audit, opt-outs --------
+# Migration 0002. Template versions are never changed or deleted: a save appends one, a
+# publish or a roll-back moves the path's pointer in ``template_published``.
+
+template_versions = Table(
+    "template_versions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("path", String(200), nullable=False),  # e.g. orgs/gumi/case.received/sms.j2
+    Column("source", Text, nullable=False),
+    Column("version", String(100), nullable=False),  # content hash, as Rendered.version
+    Column("author", String(100), nullable=False),
+    Column("note", Text),  # why
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_template_versions_path", "path", "id"),
+)
+
+template_published = Table(
+    "template_published",
+    metadata,
+    Column("path", String(200), primary_key=True),
+    Column("version_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("published_at", UtcDateTime, nullable=False),
+    Column("published_by", String(100), nullable=False),
+)
+
+studio_users = Table(
+    "studio_users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("org", String(100), nullable=False),
+    Column("role", String(16), nullable=False),  # editor | operator | admin
+    Column("phone", String(50)),  # the user's own, for "send a test to me"
+    Column("email", String(300)),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("detail", Text),  # no personal data: masked forms only
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_actor_action", "actor", "action", "at"),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("address_hash", String(64), primary_key=True),  # ledger keyed hash
+    Column("org", String(100), primary_key=True),  # "*": every organisation
+    Column("masked", String(300), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("note", Text),
+)

@@ -1,4 +1,4 @@
-"""``minwon-hub templates check`` and ``minwon-hub templates preview``.
+"""``minwon-hub templates check``, ``templates preview`` and ``templates import``.
 
 Wired into ``hub/cli.py`` by :func:`add_parser`; both commands take the
 templates folder from configuration (``[templates] dir``, or
@@ -57,6 +57,17 @@ def add_parser(subparsers: Any) -> None:
     preview.add_argument("--html-out", help="where the e-mail's HTML goes (default: a temp file)")
     preview.add_argument("--dir", help="templates folder (default: [templates] dir)")
     preview.set_defaults(func=_quiet_pipe(cmd_preview))
+
+    imp = sub.add_parser(
+        "import",
+        help="seed the database (the ledger's) with the folder's templates, published",
+    )
+    imp.add_argument("--dir", help="templates folder (default: [templates] dir)")
+    imp.add_argument("--update", action="store_true",
+                     help="also add a published version for templates whose file changed")
+    imp.add_argument("--author", default=os.environ.get("USER") or "import",
+                     help="who the versions are recorded as (default: $USER)")
+    imp.set_defaults(func=cmd_import)
 
 
 def _quiet_pipe(command: Any) -> Any:
@@ -293,3 +304,32 @@ def cmd_preview(config: Any, args: argparse.Namespace) -> int:
 def _note_override(setup: _Setup, file: TemplateFile, org: str, out: TextIO) -> None:
     if file.org is None and org and (setup.directory / ORGS / org).is_dir():
         out.write(f"(no override for {org}: the default template is used)\n")
+
+
+def cmd_import(config: Any, args: argparse.Namespace) -> int:
+    """Folder → database versions (``templates import``)."""
+    from hub.templates.store import database_from_config
+
+    directory = Path(args.dir or config.get("templates", "dir")).resolve()
+    if not directory.is_dir():
+        print(f"minwon-hub: templates folder {directory} does not exist "
+              "(templates.dir / --dir)", file=sys.stderr)
+        return 2
+    try:
+        database = database_from_config(config.with_overrides({"templates": {"source":
+                                                                              "database"}}))
+    except Exception as exc:
+        print(f"minwon-hub: ledger.url: {exc}", file=sys.stderr)
+        return 2
+    if database is None:
+        print("minwon-hub: ledger.url is not a SQL database (sqlite:/// or postgresql://): "
+              "templates are stored in the ledger's database", file=sys.stderr)
+        return 2
+    result = database.import_folder(directory, author=args.author, update_changed=args.update)
+    for path in result.added:
+        print(f"added    {path}")
+    for path in result.updated:
+        print(f"updated  {path}")
+    print(f"{len(result.added)} added, {len(result.updated)} updated, "
+          f"{len(result.unchanged)} unchanged")
+    return 0

@@ -14,6 +14,15 @@ At start, a template with no good version yet is served when it compiles
 
 ``render`` is thread-safe and takes no lock: the poller swaps in a new
 mapping of compiled templates as a whole.
+
+With a database source (:class:`~hub.templates.database.TemplateDatabase`,
+``templates.source = "database"``, the default with a SQL ledger) the poller also
+reads which version of each path is published (one small query); a published
+version replaces the folder's file of the same path (a new organisation override
+may exist only in the database). A version is checked against its samples (from
+the folder) before it goes into service, like an edited file: one that fails keeps
+the previous good version (the folder's at start) in service. Every process and pod
+picks up a publication within ``reload_interval`` seconds, with no restart.
 """
 
 from __future__ import annotations
@@ -28,11 +37,13 @@ from typing import Any
 
 from hub import metrics
 from hub.templates.check import CheckResult, check_file
+from hub.templates.database import Head, TemplateDatabase
 from hub.templates.environment import Environments, make_environments
 from hub.templates.errors import TemplateError
 from hub.templates.filters import WorkingCalendar
 from hub.templates.layout import (
     TemplateFile,
+    parse_path,
     sample_dirs,
     scan,
     stat_signature,
@@ -65,6 +76,8 @@ class _Entry:
     good: CompiledTemplate | None  # what is served
     broken: bool
     error: str | None
+    source: str = "folder"  # or "database"
+    version_id: int | None = None  # the database version in service
 
 
 class TemplateStore:
@@ -78,7 +91,9 @@ class TemplateStore:
         extra_holidays: Iterable[date] = (),
         reload_interval: float = 2.0,
         check_samples: bool = True,
+        database: TemplateDatabase | None = None,
     ) -> None:
+        self.database = database
         self.directory = Path(directory).resolve()
         if not self.directory.is_dir():
             raise TemplateError(f"templates folder {self.directory} does not exist")
@@ -97,10 +112,11 @@ class TemplateStore:
             self._thread.start()
 
     @classmethod
-    def from_config(cls, config: Any, **kwargs: Any) -> TemplateStore:
+    def from_config(cls, config: Any, *, ledger: Any = None, **kwargs: Any) -> TemplateStore:
         """A store for ``hub.config.Config``: ``[templates] dir`` and
         ``reload_interval``, ``[orgs]``, and ``[calendar] extra_holidays``
-        (ISO dates of 임시공휴일)."""
+        (ISO dates of 임시공휴일); the database source of ``templates.source``, in
+        ``ledger``'s database (default: the configured ledger's)."""
         extra = [
             date.fromisoformat(str(d))
             for d in config.get("calendar", "extra_holidays", default=[]) or []
@@ -110,6 +126,8 @@ class TemplateStore:
             "reload_interval", float(config.get("templates", "reload_interval", default=2.0))
         )
         orgs = {key: config.org(key) for key in (config.get("orgs", default={}) or {})}
+        if "database" not in kwargs:
+            kwargs["database"] = database_from_config(config, ledger)
         return cls(config.get("templates", "dir"), orgs, **kwargs)
 
     # ------------------------------------------------------------------ serving
@@ -160,6 +178,7 @@ class TemplateStore:
                 "broken": e.broken,
                 "error": e.error,
             }
+            | ({"source": e.source, "version_id": e.version_id} if e.version_id else {})
             for path, e in sorted(self._entries.items())
         }
 
@@ -178,31 +197,91 @@ class TemplateStore:
 
     def _reload(self) -> list[str]:
         files, _stray = scan(self.directory)
+        heads = self._heads()
+        by_path = {file.path: file for file in files}
+        for path in heads:
+            parsed = parse_path(path)
+            if parsed is not None and path not in by_path:
+                by_path[path] = parsed
         old = self._entries
         new: dict[str, _Entry] = {}
         changed: list[str] = []
-        for file in files:
-            path = self.directory / file.path
-            stat = stat_signature([path, *self._sample_paths(file)])
+        for path_name in sorted(by_path):
+            file = by_path[path_name]
+            samples = stat_signature(self._sample_paths(file))
+            head = heads.get(file.path)
+            if head is not None:
+                stat = (("database", head.version_id, 0), *samples)
+            else:
+                stat = (*stat_signature([self.directory / file.path]), *samples)
             entry = old.get(file.path)
             if entry is not None and entry.stat == stat:
                 new[file.path] = entry
                 continue
-            try:
-                data = path.read_bytes()
-            except OSError as exc:  # vanished between scan and read
-                log.warning("template %s cannot be read: %s", file.path, exc)
-                if entry is not None:
-                    new[file.path] = entry
-                continue
-            new[file.path] = self._load(file, data, stat, entry)
-            changed.append(file.path)
+            loaded = (self._load_database(file, head, stat, entry) if head is not None
+                      else self._load_folder(file, stat, entry))
+            if loaded is not None:
+                new[file.path] = loaded
+                changed.append(file.path)
+            elif entry is not None:
+                new[file.path] = entry
         for gone in sorted(old.keys() - new.keys()):
             log.info("template %s removed", gone)
             metrics.TEMPLATE_BROKEN.labels(gone).set(0)
             changed.append(gone)
         self._entries = new
         return changed
+
+    def _heads(self) -> dict[str, Head]:
+        if self.database is None:
+            return {}
+        try:
+            return self.database.heads()
+        except Exception as exc:  # the database is down: keep what is in service
+            log.error("template versions cannot be read from the database: %s", exc)
+            return {path: Head(path, e.version_id, None, "")  # type: ignore[arg-type]
+                    for path, e in self._entries.items() if e.version_id is not None}
+
+    def _load_folder(self, file: TemplateFile, stat: tuple[tuple[str, int, int], ...],
+                     entry: _Entry | None) -> _Entry | None:
+        try:
+            data = (self.directory / file.path).read_bytes()
+        except OSError as exc:  # vanished between scan and read
+            log.warning("template %s cannot be read: %s", file.path, exc)
+            return None
+        if entry is not None and entry.source != "folder":
+            entry = None if entry.good is None else entry
+        return self._load(file, data, stat, entry)
+
+    def _load_database(self, file: TemplateFile, head: Head,
+                       stat: tuple[tuple[str, int, int], ...],
+                       entry: _Entry | None) -> _Entry | None:
+        assert self.database is not None
+        try:
+            version = self.database.version(head.version_id)
+        except Exception as exc:
+            log.error("template %s version %d cannot be read: %s", file.path,
+                      head.version_id, exc)
+            return None
+        if version is None:
+            return None
+        if entry is None and (self.directory / file.path).is_file():
+            # What serves if the database's version fails its check at start.
+            entry = self._load_folder(file, stat_signature([self.directory / file.path]),
+                                      None)
+        loaded = self._load(file, version.source.encode("utf-8"), stat, entry)
+        if loaded.broken:
+            if entry is None or entry.good is None:
+                # Never serve a database version that fails its check (a folder file
+                # is served at start to keep deliveries going; a published version
+                # passed the studio's check, so failing now means the samples moved):
+                # the organisation's notices fall back to the default template.
+                return _Entry(file, stat, loaded.seen_version, None, True, loaded.error)
+            return loaded
+        log.info("template %s: database version %d (%s) in service", file.path,
+                 version.id, version.version)
+        return _Entry(loaded.file, stat, loaded.seen_version, loaded.good, False, None,
+                      "database", version.id)
 
     def _sample_paths(self, file: TemplateFile) -> list[Path]:
         paths: list[Path] = []
@@ -261,7 +340,9 @@ class TemplateStore:
             )
         metrics.TEMPLATE_RELOAD_FAILURES.labels(file.path).inc()
         metrics.TEMPLATE_BROKEN.labels(file.path).set(1)
-        return _Entry(file, stat, version, good, True, error)
+        kept = previous if previous is not None and previous.good is good else None
+        return _Entry(file, stat, version, good, True, error,
+                      kept.source if kept else "folder", kept.version_id if kept else None)
 
     # ------------------------------------------------------------------ polling
 
@@ -285,3 +366,22 @@ class TemplateStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def database_from_config(config: Any, ledger: Any = None) -> TemplateDatabase | None:
+    """The database source ``templates.source`` names: ``"database"`` (the default)
+    reads published versions from the ledger's database (``ledger``'s, else the
+    configured one's) when it is SQL; ``"folder"`` (or a memory/null ledger) serves
+    the folder alone."""
+    source = str(config.get("templates", "source", default="database") or "database")
+    if source == "folder":
+        return None
+    if source != "database":
+        raise ValueError(f"templates.source must be 'database' or 'folder', not {source!r}")
+    if ledger is not None:
+        engine = getattr(ledger, "engine", None)
+    else:
+        from hub.ledger.shared import shared_engine
+
+        engine = shared_engine(config)
+    return None if engine is None else TemplateDatabase(engine)

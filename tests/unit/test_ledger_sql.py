@@ -37,13 +37,14 @@ def test_migrations_create_the_schema_and_running_them_again_changes_nothing(
     # When the migrations run twice
     first = upgrade(engine)
     second = upgrade(engine)
-    # Then the schema is at head once, with the three tables
-    assert first == second == head_revision() == "0001"
+    # Then the schema is at head once, with the ledger's and the studio's tables
+    assert first == second == head_revision() == "0002"
     with sqlite3.connect(tmp_path / "ledger.db") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         versions = db.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
-    assert {"notices", "notice_history", "events", VERSION_TABLE} <= tables
-    assert versions == [("0001",)]
+    assert {"notices", "notice_history", "events", "template_versions", "template_published",
+            "studio_users", "audit_log", "opt_outs", VERSION_TABLE} <= tables
+    assert versions == [("0002",)]
     engine.dispose()
 
 
