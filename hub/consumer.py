@@ -88,6 +88,12 @@ class Stage:
                redelivered: bool) -> Settlement | None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def handle_message(self, body: bytes, headers: dict[str, Any], content_type: str | None,
+                       delivery_tag: int, redelivered: bool) -> Settlement | None:
+        """What the loop calls: ``handle`` with the message's content type too, for a
+        stage that reads it (the router: CloudEvents binary mode). By default: ``handle``."""
+        return self.handle(body, headers, delivery_tag, redelivered)
+
     def on_error(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
                  exc: BaseException) -> Settlement:
         """How to settle a delivery whose ``handle`` raised. By default: reject without
@@ -245,20 +251,23 @@ class ConsumingLoop:
         if isinstance(body, str):
             body = body.encode("utf-8")
         self._dispatch(body, message.headers, message.delivery_tag,
-                       bool(message.delivery_info.get("redelivered")))
+                       bool(message.delivery_info.get("redelivered")), message.content_type)
 
     def _on_raw_delivery(self, message: Any) -> None:
         info = message.delivery_info
-        self._dispatch(message.body, message.properties.get("application_headers"),
-                       info["delivery_tag"], bool(info.get("redelivered")))
+        properties = message.properties
+        self._dispatch(message.body, properties.get("application_headers"),
+                       info["delivery_tag"], bool(info.get("redelivered")),
+                       properties.get("content_type"))
 
-    def _dispatch(self, body: bytes, headers: Any, tag: int, redelivered: bool) -> None:
+    def _dispatch(self, body: bytes, headers: Any, tag: int, redelivered: bool,
+                  content_type: str | None = None) -> None:
         """Hand one delivery to the stage. Whatever ``handle`` raises settles that one
         delivery through ``stage.on_error``; the loop goes on."""
         headers = dict(headers) if isinstance(headers, dict) else {}
         self._received += 1
         try:
-            result = self.stage.handle(body, headers, tag, redelivered)
+            result = self.stage.handle_message(body, headers, content_type, tag, redelivered)
         except Exception as exc:
             result = self._on_stage_error(body, headers, tag, exc)
         if result is not None:

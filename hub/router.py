@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from hub import metrics
+from hub.binding import binary_id, read_event
 from hub.consumer import Publish, Settlement, Stage
-from hub.events import EventRejected, parse_event
+from hub.events import EventRejected
 from hub.jobs import ATTEMPT, NOT_BEFORE, REASON, REASON_CODE, REJECTED_AT
 from hub.rules import Rules
 from hub.topology import NOTIFY_EXCHANGE, REJECTED_QUEUE, ROUTER_QUEUE
@@ -56,20 +57,22 @@ class Router(Stage):
         self.sink: EventSink = sink or _NoSink()
         self.clock = clock or (lambda: datetime.now(UTC))
 
-    def route(self, body: bytes) -> list[Publish]:
-        """The publishes one event calls for; raises :class:`EventRejected`."""
-        event = parse_event(body, max_bytes=self.max_event_bytes)
+    def route(self, body: bytes, headers: Mapping[str, Any] | None = None,
+              content_type: str | None = None) -> list[Publish]:
+        """The publishes one event calls for (structured or binary mode, see
+        :mod:`hub.binding`); raises :class:`EventRejected`."""
+        event = read_event(body, headers, content_type, max_bytes=self.max_event_bytes)
         source = event.source if len(event.source) <= 64 else "(long)"  # bounded label
         metrics.child(metrics.EVENTS_RECEIVED, event.type, source).inc()
         now = self.clock()
         publishes = []
         for job, rule in self.rules.jobs(event, self.address_fields):
-            headers: dict[str, Any] = {ATTEMPT: 1}
+            job_headers: dict[str, Any] = {ATTEMPT: 1}
             if rule.delay > 0:
-                headers[NOT_BEFORE] = (now + timedelta(seconds=rule.delay)).isoformat()
+                job_headers[NOT_BEFORE] = (now + timedelta(seconds=rule.delay)).isoformat()
             publishes.append(Publish(
                 exchange=NOTIFY_EXCHANGE, routing_key=job.channel, body=job.encode(),
-                headers=headers, message_id=job.notification_id,
+                headers=job_headers, message_id=job.notification_id,
             ))
             metrics.child(metrics.NOTICES_ROUTED, job.channel).inc()
         if not publishes:
@@ -79,10 +82,14 @@ class Router(Stage):
 
     def handle(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
                redelivered: bool) -> Settlement:
+        return self.handle_message(body, headers, None, delivery_tag, redelivered)
+
+    def handle_message(self, body: bytes, headers: dict[str, Any], content_type: str | None,
+                       delivery_tag: int, redelivered: bool) -> Settlement:
         try:
-            return Settlement(delivery_tag, self.route(body))
+            return Settlement(delivery_tag, self.route(body, headers, content_type))
         except EventRejected as exc:
-            return Settlement(delivery_tag, [self.rejection(body, headers, exc)])
+            return Settlement(delivery_tag, [self.rejection(body, headers, exc, content_type)])
 
     def on_error(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
                  exc: BaseException) -> Settlement:
@@ -91,7 +98,10 @@ class Router(Stage):
         rejected = EventRejected("internal", f"internal error: {type(exc).__name__}")
         return Settlement(delivery_tag, [self.rejection(body, headers, rejected)])
 
-    def rejection(self, body: bytes, headers: Mapping[str, Any], exc: EventRejected) -> Publish:
+    def rejection(self, body: bytes, headers: Mapping[str, Any], exc: EventRejected,
+                  content_type: str | None = None) -> Publish:
+        """``hub.rejected`` keeps the message as it came (body, headers, content type:
+        a binary-mode event stays replayable) with the reason added."""
         metrics.child(metrics.EVENTS_REJECTED, exc.code).inc()
         log.warning("event rejected: %s", exc)
         keep = {k: v for k, v in headers.items() if not k.startswith("x-hub-")}
@@ -100,19 +110,24 @@ class Router(Stage):
             REASON_CODE: exc.code,
             REJECTED_AT: self.clock().isoformat(),
         })
-        event_id = _peek_id(body)
+        event_id = _peek_id(body, headers)
         if event_id:
             self.sink.record_event({"id": event_id}, status="rejected", reason=exc.reason)
         return Publish(exchange="", routing_key=REJECTED_QUEUE, body=body, headers=keep,
-                       message_id=event_id, content_type="application/octet-stream")
+                       message_id=event_id,
+                       content_type=content_type or "application/octet-stream")
 
 
 _CLEAN_ID = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,200}")
 
 
-def _peek_id(body: bytes) -> str | None:
-    """The event id of a rejected body, when it can be had cheaply and is fit to be a
-    message id (printable, encodable, at most 200 characters)."""
+def _peek_id(body: bytes, headers: Mapping[str, Any]) -> str | None:
+    """The event id of a rejected message, when it can be had cheaply and is fit to be a
+    message id (printable, encodable, at most 200 characters): from the ``ce-id``
+    header of a binary-mode event, else from the body."""
+    header = binary_id(headers)
+    if header is not None:
+        return header if _CLEAN_ID.fullmatch(header) else None
     if len(body) > 64 * 1024:
         return None
     try:

@@ -62,7 +62,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from hub.binding import binary_attributes, message_mode
 from hub.confirms import ConfirmingPublisher, PublishFailed
+from hub.events import EventRejected
 from hub.jobs import (
     ATTEMPT,
     CHANNEL,
@@ -128,11 +130,18 @@ def _decode_job(body: bytes) -> Job | None:
         return None
 
 
-def _decode_event(body: bytes) -> Mapping[str, Any] | None:
+def _decode_event(body: bytes, headers: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The rejected event as far as it can be read: the body (structured mode), or the
+    ``ce-*`` headers with the body as ``data`` (binary mode)."""
     try:
         obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        obj = None
+    if message_mode(headers, None) == "binary":
+        try:
+            return {**binary_attributes(headers), "data": obj}
+        except EventRejected:
+            return None
     return obj if isinstance(obj, Mapping) else None
 
 
@@ -198,7 +207,7 @@ class Parked:
             "origin": _text(headers.get(ORIGIN)) or death_queue,
         }
         if queue == REJECTED_QUEUE:
-            event = _decode_event(raw)
+            event = _decode_event(raw, headers)
             data = event.get("data") if event else None
             data = data if isinstance(data, Mapping) else {}
             case = data.get("case")
@@ -567,7 +576,10 @@ class Replay:
             parked.body, exchange=EVENTS_EXCHANGE,
             routing_key=etype[:255] if isinstance(etype, str) and etype else "invalid",
             headers=replay_headers(parked.headers, attempt=None),
-            message_id=parked.id, content_type=CLOUDEVENTS_JSON,
+            message_id=parked.id,
+            # a binary-mode event goes back as it came: data in the body, typed as JSON
+            content_type=("application/json" if message_mode(parked.headers, None) == "binary"
+                          else CLOUDEVENTS_JSON),
             timeout=self.confirm_timeout,
         )
         if refused is not None:

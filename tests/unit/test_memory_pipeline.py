@@ -205,7 +205,7 @@ def test_an_invalid_event_is_rejected_and_the_hub_goes_on(running: tuple[Hub, Co
     ((kept, headers),) = rejected.for_event(bad_id)
     assert kept == body
     assert headers["x-hub-reason-code"] == "invalid"
-    assert headers["x-hub-reason"].startswith("data.case: must contain ['id']")
+    assert headers["x-hub-reason"].startswith("structured mode: data.case: must contain ['id']")
 
 
 def duplicates() -> float:

@@ -162,7 +162,8 @@ class RecordingSink:
     [
         (b'{"id": "ev-bad-4", "type": "case.received"}',
          [({"id": "ev-bad-4"}, "rejected",
-           "(event): must contain ['data', 'source', 'specversion'] properties")]),
+           "structured mode: (event): must contain ['data', 'source', 'specversion'] "
+           "properties")]),
         (b"{", []),  # no id to note it by
     ],
 )
