@@ -195,7 +195,7 @@ def test_a_new_event_type_needs_only_schema_rules_templates_and_samples(tmp_path
     result = json.loads(routed.stdout)
     assert result["keys"] == [["email", "citizen"], ["email", "officer"], ["push", "citizen"],
                               ["sms", "citizen"]]
-    assert result["rejected"] == "data: must contain ['reopen'] properties"
+    assert result["rejected"] == "structured mode: data: must contain ['reopen'] properties"
     assert result["payload"] == ["org", "case", "citizen", "reopen"]
     assert result["roles"] == ["citizen", "officer"]
 
