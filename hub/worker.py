@@ -256,7 +256,7 @@ class ChannelWorker(Stage):
             rendered = self._render(job)
         except TemplateError as exc:
             metrics.child(metrics.TEMPLATE_ERRORS, job.event_type, self.channel).inc()
-            return self._dead(job, headers, tag, attempt, "template_error",
+            return self._dead(job, headers, tag, attempt, exc.code,  # template_budget too
                               f"template error: {exc}", None)
 
         message = self._message(job, rendered, attempt)

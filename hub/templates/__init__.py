@@ -12,8 +12,9 @@ See docs/templates.ko.md for template editors and docs/architecture.md.
 """
 
 from hub.templates.context import context_from_event
-from hub.templates.errors import TemplateError
+from hub.templates.errors import TemplateBudgetError, TemplateError
 from hub.templates.rendering import Rendered
 from hub.templates.store import TemplateStore
 
-__all__ = ["Rendered", "TemplateError", "TemplateStore", "context_from_event"]
+__all__ = ["Rendered", "TemplateBudgetError", "TemplateError", "TemplateStore",
+           "context_from_event"]

@@ -1,4 +1,5 @@
-"""The one error the template system raises."""
+"""The errors the template system raises: :class:`TemplateError` and its subclass for
+a render over budget. ``code`` is the reason code a notice is parked under."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ class TemplateError(Exception):
     templates folder, e.g. ``case.received/sms.j2``.
     """
 
+    code = "template_error"
+
     def __init__(self, reason: str, template: str = "") -> None:
         self.reason = " ".join(str(reason).split()) or "unknown template error"
         self.template = template
         super().__init__(f"{template}: {self.reason}" if template else self.reason)
+
+
+class TemplateBudgetError(TemplateError):
+    """The render went over its budget (time, loop steps, output or value size): the
+    template runs away for this notice. See :mod:`hub.templates.budget`."""
+
+    code = "template_budget"

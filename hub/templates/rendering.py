@@ -38,9 +38,9 @@ from jinja2.sandbox import SecurityError
 from jinja2.utils import concat
 
 from channels import CHANNEL_NAMES
-from hub.templates import sizing
+from hub.templates import budget, sizing
 from hub.templates.environment import Environments, NoticeSandbox
-from hub.templates.errors import TemplateError
+from hub.templates.errors import TemplateBudgetError, TemplateError
 
 CHANNELS = CHANNEL_NAMES  # the channel specs are the catalogue (channels/)
 REQUIRED_BLOCKS: dict[str, tuple[str, ...]] = {
@@ -235,21 +235,31 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def render_compiled(compiled: CompiledTemplate, context: Mapping[str, Any]) -> Rendered:
-    """Render ``compiled`` with ``context`` into what is sent. Raises TemplateError."""
-    try:
-        parts = {
-            block: _render_block(compiled.plain, compiled.run_root, block, context)
-            for block in compiled.blocks
-            if block != "html"
-        }
-        html = None
-        if compiled.html is not None:
-            html = _render_block(compiled.html, compiled.run_root, "html", context).strip()
-    except Exception as exc:  # anything a template or a filter raises
-        line = _template_line(exc, compiled)
-        where = f"line {line}: " if line else ""
-        raise TemplateError(where + _describe(exc), compiled.path) from None
+def render_compiled(compiled: CompiledTemplate, context: Mapping[str, Any],
+                    limits: budget.Limits = budget.DEFAULT_LIMITS) -> Rendered:
+    """Render ``compiled`` with ``context`` into what is sent, within ``limits``.
+    Raises TemplateError (TemplateBudgetError when over budget)."""
+    with budget.spending(limits) as spent:
+        try:
+            parts = {
+                block: _render_block(compiled.plain, compiled.run_root, block, context)
+                for block in compiled.blocks
+                if block != "html"
+            }
+            html = None
+            if compiled.html is not None:
+                html = _render_block(compiled.html, compiled.run_root, "html", context).strip()
+        except Exception as exc:  # anything a template or a filter raises
+            line = _template_line(exc, compiled)
+            where = f"line {line}: " if line else ""
+            exceeded = spent.exceeded  # kept even if a filter turned it into another error
+            if exceeded is None and isinstance(exc, RecursionError):
+                exceeded = "macros or loops call themselves too deep (재귀 호출이 너무 깊습니다)"
+            if exceeded is not None:
+                raise TemplateBudgetError(
+                    f"{where}over the template budget: {exceeded}", compiled.path
+                ) from None
+            raise TemplateError(where + _describe(exc), compiled.path) from None
     channel = compiled.channel
     if channel == "sms":
         return _sms(compiled, parts)

@@ -36,7 +36,7 @@ def render(body: str, context: dict[str, Any] | None = None) -> Rendered:
         "{{ case.__class__ }}",
         "{{ recipient.name.__class__.__base__ }}",
         "{{ cycler.__init__.__globals__ }}",
-        "{{ lipsum.__globals__['os'] }}",
+        "{{ joiner.__init__.__globals__['os'] }}",
         "{{ self._TemplateReference__context }}",
         "{{ case.items.__class__.__subclasses__() }}",
         "{{ (1).__class__.__subclasses__() }}",
