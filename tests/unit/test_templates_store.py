@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from hub.templates import Rendered, TemplateError, TemplateStore, context_from_event
+from hub.templates import (
+    Rendered,
+    TemplateBudgetError,
+    TemplateError,
+    TemplateStore,
+    context_from_event,
+)
 
 EVENT: dict[str, Any] = {
     "specversion": "1.0",
@@ -242,6 +248,8 @@ def test_an_edit_takes_effect_with_a_new_version(store: TemplateStore, folder: P
         ("{% block body %}요금 ₩1,000 {{ case.id }}{% endblock %}", "₩"),
         ("{% block body %}" + "가" * 1001 + "{% endblock %}", "2002 bytes"),
         (b"\xff\xfe{% block body %}x{% endblock %}", "UTF-8"),
+        ("{% block body %}{% for a in range(100000) %}{% for b in range(100000) %}"
+         "{% endfor %}{% endfor %}x{% endblock %}", "over the template budget"),
     ],
 )
 def test_a_broken_edit_keeps_the_last_good_version_and_raises_the_metric(
@@ -364,3 +372,22 @@ def test_from_config_reads_folder_orgs_and_extra_holidays(folder: Path) -> None:
         assert store.org_profile("gumi")["name"] == "구미시"
         assert not store.calendar.is_working_day(__import__("datetime").date(2026, 11, 25))
         assert store._thread is None
+
+
+def test_a_runaway_template_at_start_up_is_flagged_and_parks_with_template_budget(
+        folder: Path) -> None:
+    # Given a template that loops forever on every notice, there before the hub starts
+    edit(folder / "case.received" / "push.j2", "{% block title %}t{% endblock %}"
+         "{% block body %}{% set ns = namespace(s='ab') %}{% for i in range(10 ** 9) %}"
+         "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}{% endblock %}")
+    # When the store starts (checking it against its samples, within the same budget)
+    with TemplateStore(folder, ORGS, reload_interval=0) as store:
+        # Then start-up finishes, the template is flagged broken with the budget reason
+        status = store.status()["case.received/push.j2"]
+        assert status["broken"] is True and "over the template budget" in status["error"]
+        # And a notice rendered with it fails with the code the worker parks it under
+        with pytest.raises(TemplateBudgetError) as info:
+            store.render("case.received", "push", "gumi", context("push"))
+        assert info.value.code == "template_budget"
+        # And the other channels serve
+        assert store.render("case.received", "sms", "gumi", context()).kind == "SMS"

@@ -484,6 +484,36 @@ def test_a_broken_template_parks_the_job(tmp_path: Path, ledger: Ledger, clock: 
     assert [s["data"]["status"] for s in status_events(settlement)] == ["dead"]
 
 
+def test_a_template_running_away_for_one_case_parks_that_notice_and_others_flow(
+        tmp_path: Path, ledger: Ledger, clock: Clock) -> None:
+    # Given an sms template that loops without end for one case title only
+    folder = tmp_path / "templates" / "case.received"
+    folder.mkdir(parents=True)
+    (folder / "sms.j2").write_text(
+        "{% block body %}{% if '무한' in case.title %}{% for a in range(100000) %}"
+        "{% for b in range(100000) %}{% endfor %}{% endfor %}{% endif %}"
+        "[{{ org.name }}] {{ case.id }} 접수{% endblock %}", "utf-8")
+    sender = FakeSender()
+    with TemplateStore(tmp_path / "templates", reload_interval=0) as store:
+        worker = make_worker(store, ledger, clock, sender)
+        runaway = make_job(event_id="ev-runaway")
+        runaway = dataclasses.replace(
+            runaway, notification_id="n-runaway", data={
+                **runaway.data, "case": {**runaway.data["case"], "title": "무한 반복"}})
+        # When that case's notice and another one are processed
+        parked = worker.process(runaway, {ATTEMPT: 1}, 1, 1)
+        sent = worker.process(make_job(event_id="ev-fine"), {ATTEMPT: 1}, 2, 1)
+    # Then the runaway one is parked on hub.dead with template_budget, nothing sent for it
+    (dead,) = others(parked)
+    assert (dead.routing_key, dead.headers[REASON_CODE]) == (DEAD_QUEUE, "template_budget")
+    assert "over the template budget" in dead.headers[REASON]
+    assert [s["data"]["status"] for s in status_events(parked)] == ["dead"]
+    # And the other notice is sent
+    assert [m.notification_id for m in sender.messages] == [
+        make_job(event_id="ev-fine").notification_id]
+    assert [s["data"]["status"] for s in status_events(sent)] == ["sent"]
+
+
 # -- policy -----------------------------------------------------------------------------
 @pytest.mark.parametrize(("channel", "field"), [("email", "email"), ("push", "push_token")])
 def test_a_recipient_without_an_address_is_skipped(
