@@ -14,8 +14,11 @@ How a send goes through the chain:
   permanent answer is about the recipient or the content, and another provider
   would only say the same (or, worse, deliver what the first rightly refused);
 * :class:`~channels.base.CredentialsError` is the exception to that rule: it says
-  nothing about the recipient, only that *our account* at that provider cannot
-  send (bad key, suspended account, missing setting). The chain counts it in
+  nothing about the recipient, only that *our account or configuration* at that
+  provider cannot send (bad key, suspended account, unregistered sender number,
+  missing setting, an unapproved 알림톡 template): the next provider would deliver
+  it. The rule behind both: stop the chain only when the next provider would
+  refuse the same recipient or content (see :mod:`channels.results`). The chain counts it in
   ``minwon_provider_credentials_rejected_total`` (alert-worthy) and fails over to
   the next provider, so one expired key does not stop a channel that has a second
   provider. If every provider failed and at least one failed transiently, the last
@@ -192,7 +195,8 @@ class ProviderChain:
                 metrics.child(
                     metrics.PROVIDER_CREDENTIALS_REJECTED, self.channel, link.name
                 ).inc()
-                link.breaker.failure()
+                if getattr(exc, "trips_breaker", True):  # not for one notice's template
+                    link.breaker.failure()
                 last_credentials = exc
                 log.error(
                     "provider rejected our credentials; failing over",

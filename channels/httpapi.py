@@ -104,10 +104,22 @@ class HttpProvider(Provider):
         """POST ``payload`` as UTF-8 JSON to ``base_url + path``. Timeouts and
         connection failures raise :class:`TransientError`."""
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        return self._request("POST", path, headers, data=body)
+
+    def get_json(
+        self, path: str, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> requests.Response:
+        """GET ``base_url + path`` with the query ``params`` (look-ups, checks)."""
+        return self._request("GET", path, headers, params=dict(params))
+
+    def _request(
+        self, method: str, path: str, headers: Mapping[str, str], **kwargs: Any
+    ) -> requests.Response:
         all_headers = {"Content-Type": "application/json;charset=UTF-8", **headers}
         try:
-            return self.session.post(
-                self.base_url + path, data=body, headers=all_headers, timeout=self.timeout
+            return self.session.request(
+                method, self.base_url + path, headers=all_headers, timeout=self.timeout,
+                **kwargs,
             )
         except requests.Timeout as exc:
             raise TransientError(

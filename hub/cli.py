@@ -22,6 +22,7 @@ EXTENSIONS: tuple[tuple[str, str], ...] = (
     ("hub.ledger.cli", "add_parser"),
     ("hub.admin.cli", "add_parser"),
     ("hub.studio.cli", "add_parser"),
+    ("channels.check", "add_parser"),
 )
 
 

@@ -78,6 +78,11 @@ PROVIDER_UP = Gauge(
     "1 while the provider is in rotation, 0 while its circuit breaker is open.",
     ["channel", "provider"],
 )
+SMS_MULTIPART = Counter(
+    "minwon_sms_multipart_total",
+    "SMS sent through a provider without LMS (SNS) whose body took more than one segment.",
+    ["provider"],
+)
 QUEUE_MESSAGES = Gauge("minwon_queue_messages", "Messages ready in a hub queue.", ["queue"])
 QUEUE_CONSUMERS = Gauge("minwon_queue_consumers", "Consumers of a hub queue.", ["queue"])
 LEDGER_FLUSH = Histogram(

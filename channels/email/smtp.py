@@ -22,12 +22,14 @@ import smtplib
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import Any, ClassVar
 
 from channels.base import (
     CredentialsError,
+    LookupResult,
     Message,
     PermanentError,
     Provider,
@@ -37,6 +39,7 @@ from channels.base import (
 )
 from channels.email.mime import build_email
 from channels.httpapi import scrub
+from channels.sentrecord import SentRecord
 
 _AUTH_CODES = frozenset({530, 534, 535, 538})
 
@@ -128,6 +131,7 @@ class SmtpEmail(Provider):
     ``sender_name`` (fallback from-address and display name)."""
 
     name: ClassVar[str] = "smtp"
+    supports_lookup: ClassVar[bool] = True
 
     def __init__(self, settings: Mapping[str, Any], *, channel: str) -> None:
         super().__init__(settings, channel=channel)
@@ -145,6 +149,7 @@ class SmtpEmail(Provider):
             size=int(self.settings.get("pool_size", 4)),
             max_idle=float(self.settings.get("max_idle", 30.0)),
         )
+        self.record = SentRecord.for_provider(self.settings, self.name)
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.settings.get("ca_file") or None)
@@ -239,10 +244,33 @@ class SmtpEmail(Provider):
                     f"send failed: {type(exc).__name__}", provider=self.name, code="CONNECTION"
                 ) from exc
             message_id = str(mime["Message-ID"]).strip("<>")
+            self.record.add(message.notification_id, message_id)
             return Receipt(self.name, message_id)
         raise TransientError(  # pragma: no cover - the loop returns or raises
             "connection dropped twice", provider=self.name, code="CONNECTION"
         )
+
+    def lookup(self, notification_id: str, sent_after: datetime) -> LookupResult | None:
+        """The Message-ID the server accepted for ``notification_id`` (local record:
+        an SMTP server cannot be asked), or None (cannot tell)."""
+        message_id = self.record.find(notification_id, sent_after)
+        if message_id is None:
+            return None
+        return LookupResult(True, self.name, message_id, {"source": "local record"})
+
+    def check(self, senders: Sequence[str]) -> str:
+        """``providers check``: connect, EHLO, STARTTLS/TLS and AUTH as a send would."""
+        try:
+            conn = self._connect()
+        except SendError as exc:
+            return exc.reason
+        try:
+            features = sorted(conn.esmtp_features)
+        finally:
+            _quit(conn)
+        login = "logged in" if self.settings.get("username") else "no login configured"
+        return f"OK ({self.host}:{self.port}, {self.security}, {login}; " \
+               f"{'SMTPUTF8' if 'smtputf8' in features else 'no SMTPUTF8'})"
 
     def close(self) -> None:
         self.pool.close()

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from channels.awsapi import AwsProvider
-from channels.base import JobContext, Message, PermanentError, Receipt
+from channels.base import JobContext, Message, PermanentError, Receipt, SendError
 
 _MAX_CACHED_ENDPOINTS = 100_000
 
@@ -109,3 +109,19 @@ class SnsPush(AwsProvider):
             MessageStructure="json",
         )
         return Receipt(self.name, answer.get("MessageId"))
+
+    def check(self, senders: Sequence[str]) -> str:
+        """``providers check``: the platform application (enabled) or, without one,
+        that the keys may list platform applications."""
+        application = self.settings.get("platform_application_arn")
+        try:
+            if application:
+                found = self.call("get_platform_application_attributes",
+                                  PlatformApplicationArn=str(application))
+                if (found.get("Attributes") or {}).get("Enabled") == "false":
+                    return "platform application is disabled (FCM/APNs refused its credentials)"
+            else:
+                self.call("list_platform_applications")
+        except SendError as exc:
+            return exc.reason
+        return f"OK (region {self.region})"

@@ -47,7 +47,8 @@ def aws_config(tmp_path: Path, url: str, aws: AwsWorld, **sections: Any) -> Conf
             "email": {"providers": ["ses"]},
             "push": {"providers": ["sns"]},
         },
-        providers={"sns": aws_settings, "ses": aws_settings},
+        providers={"sns": aws_settings,
+                   "ses": {**aws_settings, "record_dir": str(tmp_path / "records")}},
         orgs={"gumi": {"email_from": FROM_ADDRESS, "email_from_name": "구미시 민원실"}},
         **sections,
     )
@@ -115,7 +116,8 @@ def test_email_fails_over_from_a_dead_ses_to_smtp_and_refusals_are_parked(
             "providers": {
                 "ses": {"endpoint_url": f"http://127.0.0.1:{refused_port()}"},
                 "smtp": {"host": smtp_server.host, "port": smtp_server.port,
-                         "security": "none", "username": "hub", "password": "s3cret"},
+                         "security": "none", "username": "hub", "password": "s3cret",
+                         "record_dir": str(tmp_path / "records")},
             },
         }
     )

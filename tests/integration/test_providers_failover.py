@@ -5,6 +5,7 @@ rotation and trying it again later, on a clock the test controls."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,7 +153,7 @@ def test_circuit_breaker_opens_then_half_opens_with_a_single_trial(
 
 
 def test_build_chain_reads_the_order_and_each_providers_settings(
-    nhn_fake: NhnSmsFake, sens_fake: SensFake
+    nhn_fake: NhnSmsFake, sens_fake: SensFake, tmp_path: Path
 ) -> None:
     # Given configuration naming a dead NHN account first and SENS second, with a
     # second table of the same implementation under another name
@@ -180,6 +181,7 @@ def test_build_chain_reads_the_order_and_each_providers_settings(
                         "secret_key": sens_fake.secret_key,
                         "base_url": sens_fake.url,
                         "sender": "15880000",
+                        "record_dir": str(tmp_path / "records"),
                     },
                 },
             },

@@ -13,6 +13,7 @@ import pytest
 
 from channels.base import CredentialsError, PermanentError, TransientError
 from channels.email.smtp import SmtpEmail
+from channels.results import NoticeConfigurationError
 from tests.providers.fakes import SENDER, AlimtalkFake, NhnSmsFake, SensFake
 from tests.providers.fixtures import (
     AwsWorld,
@@ -46,11 +47,15 @@ LONG = "[구미시] " + "민원 처리 결과를 알려 드립니다. " * 6  # w
 def test_nhn_picks_the_sms_or_lms_endpoint_by_kind_or_cp949_length(
     nhn_case: ProviderCase, nhn_fake: NhnSmsFake, body: str, kind: str | None, endpoint: str
 ) -> None:
-    receipt = nhn_case.provider().send(nhn_case.message(body=body, kind=kind))
+    message = nhn_case.message(body=body, kind=kind)
+    receipt = nhn_case.provider().send(message)
     request = nhn_fake.accepted[str(receipt.message_id)]
     assert request.path.endswith(f"/sender/{endpoint}")
     assert request.body["body"] == body
-    assert request.body["recipientList"] == [{"recipientNo": "01012345678"}]
+    assert request.body["recipientList"] == [
+        {"recipientNo": "01012345678", "recipientGroupingKey": message.notification_id}
+    ]
+    assert request.body["senderGroupingKey"] == message.notification_id
     assert request.body["sendNo"] == SENDER.replace("-", "")
     if endpoint == "mms":
         assert request.body["title"]
@@ -156,11 +161,13 @@ def test_alimtalk_does_not_accept_a_notice_without_a_template(
     assert caught.value.code == "NO-TEMPLATE"
 
 
-def test_alimtalk_unknown_template_code_is_permanent(alimtalk_case: ProviderCase) -> None:
+def test_alimtalk_unknown_template_code_fails_over_as_our_configuration(
+    alimtalk_case: ProviderCase,
+) -> None:
     message = alimtalk_case.message(extra={"alimtalk": {"template_code": "NOT-REVIEWED"}})
-    with pytest.raises(PermanentError) as caught:
+    with pytest.raises(NoticeConfigurationError) as caught:
         alimtalk_case.provider().send(message)
-    assert caught.value.code == "-3012"
+    assert caught.value.code == "-3003"
 
 
 # --------------------------------------------------------------------------- SNS SMS

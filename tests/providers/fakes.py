@@ -7,11 +7,16 @@ and lists every breach of the contract in ``violations`` (the fixtures assert it
 is empty after each test): a wrong path, a missing header, a bad signature, a
 missing JSON field, an SMS endpoint given a body longer than 90 CP949 bytes.
 
-Recipients that make a fake answer an error (not simulated recipients: those must
-never reach a server at all):
+The answers are the documented ones, codes and HTTP statuses included (NHN Cloud's
+``TOAST-DOCS/SMS`` and ``TOAST-DOCS/Alimtalk`` error-code tables, the Ncloud API
+gateway's error table), so a test proves behaviour against the provider's protocol
+rather than against our own assumptions. Recipients and senders that make a fake
+answer an error (not simulated recipients: those must never reach a server at all):
 
-* :data:`PHONE_INVALID` → the recipient is refused (permanent);
-* :data:`PHONE_BUSY` → 503 / 429 (transient).
+* :data:`PHONE_INVALID` → the recipient is refused (NHN -2019, AlimTalk -4019, SENS 400);
+* :data:`PHONE_BUSY` → NHN -2021 (failed insert queue), AlimTalk -9999, SENS 429/410;
+* :data:`SENDER_UNREGISTERED` → NHN -2312, SENS 400 naming ``from``;
+* AlimTalk template ``MW-PENDING`` is registered but not approved (-3005).
 """
 
 from __future__ import annotations
@@ -27,11 +32,14 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 PHONE_OK = "010-1234-5678"
 PHONE_INVALID = "010-9999-0400"
 PHONE_BUSY = "010-9999-0503"
 SENDER = "054-480-2114"
+SENDER_UNREGISTERED = "02-999-9999"
+REGISTERED_SENDERS = frozenset({"0544802114", "15880000"})
 
 SMS_MAX_BYTES = 90
 LMS_MAX_BYTES = 2000
@@ -54,6 +62,14 @@ class Recorded:
     body: Any
     peer: tuple[str, int] = ("", 0)  # the client's address: one per TCP connection
 
+    @property
+    def route(self) -> str:
+        return urlsplit(self.path).path
+
+    @property
+    def query(self) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+
 
 @dataclass
 class Answer:
@@ -75,7 +91,10 @@ class FakeServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the providers pool connections
 
-            def do_POST(self) -> None:
+            def do_GET(self) -> None:
+                self.do_POST("GET")
+
+            def do_POST(self, method: str = "POST") -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 try:
@@ -83,7 +102,7 @@ class FakeServer:
                 except (UnicodeDecodeError, ValueError):
                     body = raw
                 recorded = Recorded(
-                    "POST", self.path, dict(self.headers.items()), body, self.client_address[:2]
+                    method, self.path, dict(self.headers.items()), body, self.client_address[:2]
                 )
                 with fake._lock:
                     fake.requests.append(recorded)
@@ -136,40 +155,69 @@ def _header(code: int, message: str, ok: bool) -> dict[str, Any]:
     return {"isSuccessful": ok, "resultCode": code, "resultMessage": message}
 
 
+def _failure(code: int, message: str, status: int = 200) -> Answer:
+    """An NHN Cloud refusal: ``header.isSuccessful`` false with the documented code and
+    API response message (``en/error-code.md``)."""
+    return Answer(status, {"header": _header(code, message, False)})
+
+
+def _kst_now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 9 * 3600))
+
+
 class NhnSmsFake(FakeServer):
-    """NHN Cloud SMS v3.0: ``/sms/v3.0/appKeys/{appKey}/sender/{sms|mms}``."""
+    """NHN Cloud SMS v3.0: ``POST /sms/v3.0/appKeys/{appKey}/sender/{sms|mms}``, the
+    list APIs ``GET`` on the same paths, and ``GET .../sendNos``.
+
+    ``accepted_messages`` holds every message it took, as the list API reports it.
+    Set ``monthly_limit_reached`` to answer -2052 to every send."""
 
     def __init__(self, app_key: str = "nhn-app-key", secret_key: str = "nhn-secret") -> None:
         self.app_key = app_key
         self.secret_key = secret_key
+        self.registered_senders = set(REGISTERED_SENDERS)
+        self.monthly_limit_reached = False
+        self.listed: list[dict[str, Any]] = []
         super().__init__()
 
     def handle(self, request: Recorded) -> Answer:
-        prefix = f"/sms/v3.0/appKeys/{self.app_key}/sender/"
-        if not request.path.startswith("/sms/v3.0/appKeys/"):
+        prefix = f"/sms/v3.0/appKeys/{self.app_key}/"
+        route = request.route
+        if not route.startswith("/sms/v3.0/appKeys/"):
             self.violation(f"unexpected path {request.path}")
-            return Answer(404, {"header": _header(-9995, "Invalid request", False)})
-        if not request.path.startswith(prefix):
-            return Answer(200, {"header": _header(-1000, "Invalid appKey", False)})
-        endpoint = request.path[len(prefix) :]
-        if endpoint not in ("sms", "mms"):
-            self.violation(f"unknown endpoint {endpoint}")
-            return Answer(404, {"header": _header(-9995, "Invalid request", False)})
+            return _failure(-9998, "Not exist API.", 404)
+        if not route.startswith(prefix):
+            return _failure(-1000, "Invalid appKey.")
         if not request.headers.get("Content-Type", "").startswith("application/json"):
             self.violation("Content-Type is not application/json")
         if request.headers.get("X-Secret-Key") != self.secret_key:
-            return Answer(401, {"header": _header(-1004, "Invalid secretKey", False)})
+            # The published table has no code for a wrong secret key: HTTP 401 only.
+            return Answer(401, {"header": _header(401, "Unauthorized", False)})
+        endpoint = route[len(prefix):]
+        if request.method == "GET":
+            if endpoint == "sendNos":
+                return self._send_numbers()
+            if endpoint in ("sender/sms", "sender/mms"):
+                return self._list(request, endpoint)
+            self.violation(f"unknown GET {endpoint}")
+            return _failure(-9998, "Not exist API.", 404)
+        if endpoint not in ("sender/sms", "sender/mms"):
+            self.violation(f"unknown endpoint {endpoint}")
+            return _failure(-9998, "Not exist API.", 404)
+        return self._send(request, endpoint)
+
+    def _send(self, request: Recorded, endpoint: str) -> Answer:
         body = request.body
         if not isinstance(body, dict):
             self.violation("body is not a JSON object")
-            return Answer(400, {"header": _header(-9993, "Binding the requests error", False)})
+            return _failure(-9997, "Invalid API parameters.", 400)
         for key in ("body", "sendNo", "recipientList"):
             if key not in body:
                 self.violation(f"missing field {key}")
         text = str(body.get("body", ""))
-        if endpoint == "sms" and cp949_len(text) > SMS_MAX_BYTES:
+        if endpoint == "sender/sms" and cp949_len(text) > SMS_MAX_BYTES:
             self.violation(f"SMS endpoint given {cp949_len(text)} bytes (> 90)")
-        if endpoint == "mms":
+        if endpoint == "sender/mms":
             title = body.get("title")
             if not title:
                 self.violation("LMS without a title")
@@ -179,19 +227,35 @@ class NhnSmsFake(FakeServer):
                 self.violation("LMS body longer than 2,000 bytes")
         if not is_digits(body.get("sendNo")):
             self.violation(f"sendNo is not digits: {body.get('sendNo')!r}")
+        grouping = body.get("senderGroupingKey")
+        if not grouping or len(str(grouping)) > 100:
+            self.violation("senderGroupingKey (the notification id) is missing or too long")
         recipients = body.get("recipientList") or []
         if len(recipients) != 1 or not is_digits(recipients[0].get("recipientNo")):
             self.violation("recipientList must hold one recipientNo of digits")
-            return Answer(400, {"header": _header(-9993, "Binding the requests error", False)})
+            return _failure(-2019, "RecipientNo is invalid.")
         number = recipients[0]["recipientNo"]
+        if self.monthly_limit_reached:
+            return _failure(-2052, "Blocked due to exceeding the monthly message sending limit.")
+        if body.get("sendNo") not in self.registered_senders:
+            return _failure(-2312, "Not regist sendno.")
         if number == PHONE_BUSY.replace("-", ""):
-            return Answer(503, {"header": _header(-9999, "Service temporarily unavailable", False)})
-        request_id = time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:12]
+            return _failure(-2021, "System error. Failed insert queue.")
+        request_id = time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:11]
         result_code, result_message = 0, "SUCCESS"
         if number == PHONE_INVALID.replace("-", ""):
-            result_code, result_message = -2008, f"Invalid recipient number ({number})"
+            result_code, result_message = -2019, "RecipientNo is invalid."
         else:
             self.accept(request_id, request)
+            with self._lock:
+                self.listed.append({
+                    "requestId": request_id, "requestDate": _kst_now() + ".0",
+                    "recipientNo": number, "sendNo": body.get("sendNo"),
+                    "msgStatus": "3", "msgStatusName": "successful", "recipientSeq": 1,
+                    "messageType": "SMS" if endpoint == "sender/sms" else "LMS",
+                    "senderGroupingKey": grouping,
+                    "recipientGroupingKey": recipients[0].get("recipientGroupingKey"),
+                })
         return Answer(
             200,
             {
@@ -200,14 +264,14 @@ class NhnSmsFake(FakeServer):
                     "data": {
                         "requestId": request_id,
                         "statusCode": "2",
-                        "senderGroupingKey": body.get("senderGroupingKey"),
+                        "senderGroupingKey": grouping,
                         "sendResultList": [
                             {
                                 "recipientNo": number,
                                 "resultCode": result_code,
                                 "resultMessage": result_message,
                                 "recipientSeq": 1,
-                                "recipientGroupingKey": None,
+                                "recipientGroupingKey": recipients[0].get("recipientGroupingKey"),
                             }
                         ],
                     }
@@ -215,10 +279,62 @@ class NhnSmsFake(FakeServer):
             },
         )
 
+    def _list(self, request: Recorded, endpoint: str) -> Answer:
+        query = request.query
+        if not query.get("requestId") and not (
+            query.get("startRequestDate") and query.get("endRequestDate")
+        ):
+            return _failure(-2011, "RequestId or start/endRequestDate is required.")
+        for key in ("startRequestDate", "endRequestDate"):
+            if key in query and not _is_date(query[key], "%Y-%m-%d %H:%M:%S"):
+                self.violation(f"{key} {query[key]!r} is not yyyy-MM-dd HH:mm:ss")
+                return _failure(-2000, "Date format error.")
+        kind = "SMS" if endpoint == "sender/sms" else "LMS"
+        with self._lock:
+            found = [
+                m for m in self.listed
+                if m["messageType"] == kind
+                and query["startRequestDate"] <= m["requestDate"][:19] <= query["endRequestDate"]
+                and all(m.get(k) == query[k] for k in ("senderGroupingKey",
+                                                        "recipientGroupingKey") if k in query)
+            ]
+        return Answer(200, {
+            "header": _header(0, "SUCCESS", True),
+            "body": {"pageNum": 1, "pageSize": 15, "totalCount": len(found), "data": found},
+        })
+
+    def _send_numbers(self) -> Answer:
+        data = [
+            {"serviceId": 71191, "sendNo": n, "useYn": "Y", "blockYn": "N", "blockReason": None}
+            for n in sorted(self.registered_senders)
+        ]
+        return Answer(200, {
+            "header": _header(0, "SUCCESS", True),
+            "body": {"pageNum": 1, "pageSize": 15, "totalCount": len(data), "data": data},
+        })
+
+
+def _is_date(value: str, fmt: str) -> bool:
+    try:
+        time.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
+
+
+def _gateway_error(status: int, code: str, message: str, details: str = "") -> Answer:
+    """An Ncloud API Gateway error (``api-call-lgc-errorhandling``)."""
+    error: dict[str, str] = {"errorCode": code, "message": message}
+    if details:
+        error["details"] = details
+    return Answer(status, {"error": error})
+
 
 class SensFake(FakeServer):
-    """Naver Cloud SENS v2: ``/sms/v2/services/{serviceId}/messages`` with the
-    signature recomputed from the documented string."""
+    """Naver Cloud SENS v2: ``/sms/v2/services/{serviceId}/messages`` (send, list by
+    ``requestId`` or request time) with the signature recomputed from the documented
+    string. Set ``quota_exceeded`` to answer the gateway's 429/400 to every call, or
+    ``answer_200`` to answer a send with 200 and ``statusCode "200"`` (not accepted)."""
 
     def __init__(
         self,
@@ -229,30 +345,26 @@ class SensFake(FakeServer):
         self.service_id = service_id
         self.access_key = access_key
         self.secret_key = secret_key
+        self.registered_senders = set(REGISTERED_SENDERS)
+        self.quota_exceeded = False
+        self.answer_200 = False
+        self.by_request: dict[str, dict[str, Any]] = {}
         super().__init__()
 
-    def signature(self, path: str, timestamp: str) -> str:
-        text = f"POST {path}\n{timestamp}\n{self.access_key}"
+    def signature(self, path: str, timestamp: str, method: str = "POST") -> str:
+        text = f"{method} {path}\n{timestamp}\n{self.access_key}"
         mac = hmac.new(self.secret_key.encode(), text.encode(), hashlib.sha256)
         return base64.b64encode(mac.digest()).decode()
 
     def _auth_failed(self) -> Answer:
-        return Answer(
-            401,
-            {
-                "error": {
-                    "errorCode": "200",
-                    "message": "Authentication Failed",
-                    "details": "Invalid authentication information.",
-                }
-            },
-        )
+        return _gateway_error(401, "200", "Authentication Failed",
+                              "Invalid authentication information.")
 
     def handle(self, request: Recorded) -> Answer:
-        path = f"/sms/v2/services/{self.service_id}/messages"
-        if request.path != path:
+        route = request.route
+        if not (route.startswith("/sms/v2/services/") and route.endswith("/messages")):
             self.violation(f"unexpected path {request.path}")
-            return Answer(404, {"error": {"errorCode": "300", "message": "Not Found"}})
+            return _gateway_error(404, "300", "Not Found Exception")
         headers = {k.lower(): v for k, v in request.headers.items()}
         timestamp = headers.get("x-ncp-apigw-timestamp", "")
         for name in (
@@ -268,12 +380,23 @@ class SensFake(FakeServer):
             return self._auth_failed()
         if headers["x-ncp-iam-access-key"] != self.access_key:
             return self._auth_failed()
-        if headers["x-ncp-apigw-signature-v2"] != self.signature(path, timestamp):
+        if headers["x-ncp-apigw-signature-v2"] != self.signature(
+            request.path, timestamp, request.method
+        ):
             return self._auth_failed()
+        if route != f"/sms/v2/services/{self.service_id}/messages":
+            return _gateway_error(404, "300", "Not Found Exception")  # wrong serviceId
+        if self.quota_exceeded:
+            return _gateway_error(429, "400", "Quota Exceeded")
+        if request.method == "GET":
+            return self._list(request)
+        return self._send(request)
+
+    def _send(self, request: Recorded) -> Answer:
         body = request.body
         if not isinstance(body, dict):
             self.violation("body is not a JSON object")
-            return Answer(400, {"status": 400, "errorMessage": "Bad Request"})
+            return _gateway_error(400, "100", "Bad Request Exception")
         for key in ("type", "from", "content", "messages"):
             if key not in body:
                 self.violation(f"missing field {key}")
@@ -294,28 +417,61 @@ class SensFake(FakeServer):
         messages = body.get("messages") or []
         if len(messages) != 1 or not is_digits(messages[0].get("to")):
             self.violation("messages must hold one 'to' of digits")
-            return Answer(400, {"status": 400, "errorMessage": "Bad Request"})
+            return Answer(400, {"status": 400, "errorMessage": "Invalid 'to' number."})
         number = messages[0]["to"]
+        if body.get("from") not in self.registered_senders:
+            return Answer(400, {"status": 400,
+                                "errorMessage": "The 'from' number is not registered."})
         if number == PHONE_BUSY.replace("-", ""):
-            return Answer(429, {"error": {"errorCode": "429", "message": "Too Many Requests"}})
+            return _gateway_error(429, "410", "Throttle Limited")
         if number == PHONE_INVALID.replace("-", ""):
-            return Answer(400, {"status": 400, "errorMessage": "Invalid 'to' number"})
+            return Answer(400, {"status": 400, "errorMessage": "Invalid 'to' number."})
         request_id = "RSSA-" + uuid.uuid4().hex
+        request_time = time.strftime("%Y-%m-%dT%H:%M:%S.000")
+        if self.answer_200:
+            return Answer(200, {"requestId": request_id, "requestTime": request_time,
+                                "statusCode": "200", "statusName": "processing"})
         self.accept(request_id, request)
+        with self._lock:
+            self.by_request[request_id] = {
+                "requestId": request_id, "messageId": str(uuid.uuid4()),
+                "requestTime": request_time, "contentType": body.get("contentType", "COMM"),
+                "type": kind, "countryCode": body.get("countryCode", "82"),
+                "from": body.get("from"), "to": number, "status": "COMPLETED",
+                "statusCode": "0", "statusName": "success",
+            }
         return Answer(
             202,
             {
                 "requestId": request_id,
-                "requestTime": time.strftime("%Y-%m-%dT%H:%M:%S.000"),
+                "requestTime": request_time,
                 "statusCode": "202",
                 "statusName": "success",
             },
         )
 
+    def _list(self, request: Recorded) -> Answer:
+        query = request.query
+        if "requestId" in query:
+            with self._lock:
+                found = [self.by_request[query["requestId"]]] if query[
+                    "requestId"] in self.by_request else []
+        elif "requestStartTime" in query and "requestEndTime" in query:
+            with self._lock:
+                found = list(self.by_request.values())
+        else:
+            return Answer(400, {"status": 400, "errorMessage": "requestId is required."})
+        return Answer(200, {"statusCode": "202", "statusName": "success",
+                            "pageIndex": 0, "pageSize": 100, "itemCount": len(found),
+                            "hasMore": False, "messages": found})
+
 
 class AlimtalkFake(FakeServer):
-    """NHN Cloud AlimTalk v2.3: ``/alimtalk/v2.3/appkeys/{appkey}/messages``.
-    ``templates`` maps each registered template code to its ``#{variables}``."""
+    """NHN Cloud AlimTalk v2.3: ``/alimtalk/v2.3/appkeys/{appkey}/messages`` (send,
+    list), ``.../senders/{senderKey}`` and its templates. ``templates`` maps each
+    registered template code to its ``#{variables}``; codes in ``pending`` are
+    registered but not approved. ``X-NC-API-IDEMPOTENCY-KEY`` is remembered for 10
+    minutes, as documented (-1005)."""
 
     def __init__(
         self,
@@ -327,36 +483,68 @@ class AlimtalkFake(FakeServer):
         self.app_key = app_key
         self.secret_key = secret_key
         self.sender_key = sender_key
-        self.templates = templates or {"MW-RECEIVED": ["민원번호"], "MW-PLAIN": []}
+        self.templates = templates or {
+            "MW-RECEIVED": ["민원번호"], "MW-PLAIN": [], "MW-PENDING": [],
+        }
+        self.pending = {"MW-PENDING"}
+        self.idempotency: dict[str, float] = {}
+        self.listed: list[dict[str, Any]] = []
         super().__init__()
 
     def handle(self, request: Recorded) -> Answer:
-        path = f"/alimtalk/v2.3/appkeys/{self.app_key}/messages"
-        if not request.path.startswith("/alimtalk/v2.3/appkeys/"):
+        base = f"/alimtalk/v2.3/appkeys/{self.app_key}"
+        route = request.route
+        if not route.startswith("/alimtalk/v2.3/appkeys/"):
             self.violation(f"unexpected path {request.path}")
-            return Answer(404, {"header": _header(-9995, "Invalid request", False)})
-        if request.path != path:
-            return Answer(200, {"header": _header(-1000, "Invalid appKey", False)})
+            return _failure(-9998, "Not exist API", 404)
+        if not route.startswith(base + "/"):
+            return _failure(-1000, "Invalid appKey.")
         if request.headers.get("X-Secret-Key") != self.secret_key:
-            return Answer(401, {"header": _header(-1004, "Invalid secretKey", False)})
+            return _failure(-1001, "Invalid secretKey.")
+        rest = route[len(base):]
+        if request.method == "GET":
+            if rest == "/messages":
+                return self._list(request)
+            if rest.startswith("/senders/"):
+                return self._sender(rest)
+            self.violation(f"unknown GET {rest}")
+            return _failure(-9998, "Not exist API", 404)
+        if rest != "/messages":
+            self.violation(f"unknown endpoint {rest}")
+            return _failure(-9998, "Not exist API", 404)
+        return self._send(request)
+
+    def _send(self, request: Recorded) -> Answer:
         body = request.body
         if not isinstance(body, dict):
             self.violation("body is not a JSON object")
-            return Answer(400, {"header": _header(-9993, "Binding the requests error", False)})
+            return _failure(-9997, "Client Error.", 400)
+        key = request.headers.get("X-NC-API-IDEMPOTENCY-KEY")
+        if not key:
+            self.violation("no X-NC-API-IDEMPOTENCY-KEY header")
+        now = time.monotonic()
+        with self._lock:
+            if key and now - self.idempotency.get(key, -1e9) < 600:
+                return _failure(-1005, "The same 'X-NC-API-IDEMPOTENCY-KEY' was used "
+                                "within the last 10 minute.")
         if body.get("senderKey") != self.sender_key:
-            return Answer(200, {"header": _header(-1006, "Invalid senderKey", False)})
+            return _failure(-2017, "Not exist plus friend.")
         code = body.get("templateCode")
         if code not in self.templates:
-            return Answer(200, {"header": _header(-3012, "Template not found", False)})
+            return _failure(-3003, "Template does not exist.")
+        if code in self.pending:
+            return _failure(-3005, "Please check template status.")
         recipients = body.get("recipientList") or []
         if len(recipients) != 1 or not is_digits(recipients[0].get("recipientNo")):
             self.violation("recipientList must hold one recipientNo of digits")
-            return Answer(400, {"header": _header(-9993, "Binding the requests error", False)})
+            return _failure(-9997, "Client Error.", 400)
         recipient = recipients[0]
+        if not recipient.get("recipientGroupingKey"):
+            self.violation("recipientGroupingKey (the notification id) is missing")
         params = recipient.get("templateParameter") or {}
         missing = [v for v in self.templates[code] if v not in params]
         if missing:
-            self.violation(f"templateParameter lacks {missing}")
+            return _failure(-3049, "The template parameter is not matched to template.")
         resend = recipient.get("resendParameter")
         if resend is not None:
             if resend.get("isResend") is not True:
@@ -373,20 +561,32 @@ class AlimtalkFake(FakeServer):
                 self.violation("resendSendNo is not digits")
         number = recipient["recipientNo"]
         if number == PHONE_BUSY.replace("-", ""):
-            return Answer(500, {"header": _header(-9999, "Internal server error", False)})
+            return _failure(-9999, "System error. Please inquire at support@toast.com.", 500)
+        if key:
+            with self._lock:
+                self.idempotency[key] = now
         request_id = time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:8]
         result_code, result_message = 0, "SUCCESS"
         if number == PHONE_INVALID.replace("-", ""):
-            result_code, result_message = -3026, "Invalid recipient number"
+            result_code, result_message = -4019, "Invalid recipient number."
         else:
             self.accept(request_id, request)
+            with self._lock:
+                self.listed.append({
+                    "requestId": request_id, "recipientSeq": 1, "templateCode": code,
+                    "senderKey": self.sender_key, "recipientNo": number,
+                    "requestDate": _kst_now()[:16], "messageStatus": "COMPLETED",
+                    "resendStatus": "RSC01", "resultCode": "MRC01",
+                    "senderGroupingKey": body.get("senderGroupingKey"),
+                    "recipientGroupingKey": recipient.get("recipientGroupingKey"),
+                })
         return Answer(
             200,
             {
                 "header": _header(0, "SUCCESS", True),
                 "message": {
                     "requestId": request_id,
-                    "senderGroupingKey": None,
+                    "senderGroupingKey": body.get("senderGroupingKey"),
                     "sendResults": [
                         {
                             "recipientSeq": 1,
@@ -399,6 +599,45 @@ class AlimtalkFake(FakeServer):
                 },
             },
         )
+
+    def _list(self, request: Recorded) -> Answer:
+        query = request.query
+        if not query.get("requestId") and not (
+            query.get("startRequestDate") and query.get("endRequestDate")
+        ):
+            return _failure(-4103, "RequestId or startRequestDate/endRequestDate is invalid.")
+        for key in ("startRequestDate", "endRequestDate"):
+            if key in query and not _is_date(query[key], "%Y-%m-%d %H:%M"):
+                self.violation(f"{key} {query[key]!r} is not yyyy-MM-dd HH:mm")
+                return _failure(-2027, "The 'requestDate' has invalid format.")
+        with self._lock:
+            found = [
+                m for m in self.listed
+                if query["startRequestDate"] <= m["requestDate"] <= query["endRequestDate"]
+                and all(m.get(k) == query[k] for k in ("senderGroupingKey",
+                                                        "recipientGroupingKey") if k in query)
+            ]
+        return Answer(200, {"header": _header(0, "SUCCESS", True),
+                            "messageSearchResultResponse": {"messages": found,
+                                                            "totalCount": len(found)}})
+
+    def _sender(self, rest: str) -> Answer:
+        parts = rest.split("/")  # ["", "senders", key, ("templates", code)?]
+        if len(parts) < 3 or parts[2] != self.sender_key:
+            return _failure(-2017, "Not exist plus friend.")
+        if len(parts) == 3:
+            return Answer(200, {"header": _header(0, "SUCCESS", True), "sender": {
+                "plusFriendId": "@구미시청", "senderKey": self.sender_key,
+                "status": "YSC03", "kakaoStatus": "A", "kakaoProfileStatus": "A",
+                "block": False, "dormant": False,
+                "alimtalk": {"isResend": True, "resendSendNo": "0544802114"},
+            }})
+        code = parts[4] if len(parts) > 4 else ""
+        if code not in self.templates:
+            return _failure(-3003, "Template does not exist.")
+        status = "TSC02" if code in self.pending else "TSC03"
+        return Answer(200, {"header": _header(0, "SUCCESS", True),
+                            "templates": {"templateCode": code, "status": status}})
 
 
 class AwsErrorFake(FakeServer):

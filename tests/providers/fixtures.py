@@ -437,7 +437,7 @@ def nhn_case(nhn_fake: NhnSmsFake) -> Iterator[ProviderCase]:
 
 
 @pytest.fixture
-def sens_case(sens_fake: SensFake) -> Iterator[ProviderCase]:
+def sens_case(sens_fake: SensFake, tmp_path: Path) -> Iterator[ProviderCase]:
     case = ProviderCase(
         name="sens",
         channel="sms",
@@ -447,6 +447,7 @@ def sens_case(sens_fake: SensFake) -> Iterator[ProviderCase]:
             "secret_key": sens_fake.secret_key,
             **_http_at(0),
             "base_url": sens_fake.url,
+            "record_dir": str(tmp_path / "records"),
         },
         addresses=PHONES,
         point_at=_http_at,
@@ -514,12 +515,16 @@ EMAIL_DEFAULTS: dict[str, Any] = {
 
 
 @pytest.fixture
-def ses_case(aws: AwsWorld, aws_throttle: AwsErrorFake) -> Iterator[ProviderCase]:
+def ses_case(
+    aws: AwsWorld, aws_throttle: AwsErrorFake, tmp_path: Path
+) -> Iterator[ProviderCase]:
     case = ProviderCase(
         name="ses",
         channel="email",
-        settings={"region": REGION, **AWS_KEYS, **_aws_at(0), "endpoint_url": aws.moto.url},
-        addresses={"ok": "hong@example.kr"},
+        settings={"region": REGION, **AWS_KEYS, **_aws_at(0), "endpoint_url": aws.moto.url,
+                  "record_dir": str(tmp_path / "records")},
+        # A malformed address is refused before the call (SES would refuse it too).
+        addresses={"ok": "hong@example.kr", "permanent": "hong@"},
         point_at=_aws_at,
         delivered=lambda r: r.message_id in aws.moto.emails(),
         defaults=EMAIL_DEFAULTS,
@@ -527,15 +532,13 @@ def ses_case(aws: AwsWorld, aws_throttle: AwsErrorFake) -> Iterator[ProviderCase
             "transient": {"endpoint_url": aws_throttle.url},
             "credentials": {"endpoint_url": aws.moto_auth.url},
         },
-        # SES refuses a from-address that is not a verified identity (MessageRejected).
-        message_overrides={"permanent": {"sender": "minwon@unverified.example"}},
     )
     yield case
     case.close()
 
 
 @pytest.fixture
-def smtp_case(smtp_server: SmtpServer) -> Iterator[ProviderCase]:
+def smtp_case(smtp_server: SmtpServer, tmp_path: Path) -> Iterator[ProviderCase]:
     recorder = smtp_server.recorder
     case = ProviderCase(
         name="smtp",
@@ -545,6 +548,7 @@ def smtp_case(smtp_server: SmtpServer) -> Iterator[ProviderCase]:
             "username": SMTP_USER,
             "password": SMTP_PASSWORD,
             **_smtp_at(smtp_server.port),
+            "record_dir": str(tmp_path / "records"),
         },
         addresses={
             "ok": "hong@example.kr",

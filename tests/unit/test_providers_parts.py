@@ -8,21 +8,26 @@ import email
 import email.policy
 import json
 import smtplib
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from channels.awsapi import classify_client_error
+from channels.awsapi import SES_CODES, SNS_CODES, classify_client_error
 from channels.base import CredentialsError, Message, PermanentError, TransientError
 from channels.email.mime import build_email
+from channels.email.ses import ascii_address
 from channels.email.smtp import SmtpPool, error_for_reply
 from channels.httpapi import digits, error_for_status, scrub
 from channels.push.sns import push_payload
-from channels.sms.nhn import nhn_error
-from channels.sms.sens import sens_signature
+from channels.results import CodeTable, NoticeConfigurationError, all_tables
+from channels.results import markdown as results_markdown
+from channels.sms.alimtalk import ALIMTALK_CODES
+from channels.sms.nhn import NHN_SMS_CODES
+from channels.sms.sens import sens_error, sens_signature
 from channels.sms.sizing import lms_subject, message_kind
-from channels.sms.sns import e164
+from channels.sms.sns import e164, segments
 
 
 def msg(**fields: Any) -> Message:
@@ -141,49 +146,181 @@ def test_http_status_classification(status: int, expected: type) -> None:
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        (-1000, CredentialsError),  # invalid appKey
-        (-1004, CredentialsError),  # invalid secretKey
+        (-1000, CredentialsError),  # invalid appkey
+        (-1004, CredentialsError),  # not allowed IP (not a wrong secret)
+        (-1008, CredentialsError),  # blocked project: our account
+        (-2312, CredentialsError),  # unregistered sender number: our account
+        (-2313, CredentialsError),  # blocked sender number
+        (-2052, CredentialsError),  # monthly sending limit
+        (-1005, CredentialsError),  # invalid search condition: our request, not "busy"
+        (-9997, CredentialsError),  # invalid JSON: our request
+        (-9998, CredentialsError),  # API does not exist: our configuration
         (-9999, TransientError),
-        (-2008, PermanentError),
-        ("garbage", PermanentError),
+        (-2021, TransientError),  # failed insert queue
+        (-2019, PermanentError),  # invalid recipient number
+        (-2023, PermanentError),  # characters no carrier takes
+        (-2008, CredentialsError),  # invalid requestId (look-ups)
+        ("garbage", TransientError),  # not in the table: retried, never silently parked
+        (-12345, TransientError),
     ],
 )
-def test_nhn_result_codes(code: Any, expected: type) -> None:
-    assert type(nhn_error("nhn", code, "m")) is expected
+def test_nhn_sms_result_codes(code: Any, expected: type) -> None:
+    assert type(NHN_SMS_CODES.error("nhn", code, "m")) is expected
+    assert NHN_SMS_CODES.error("nhn", 0, "SUCCESS") is None
 
 
-def client_error(code: str, status: int) -> ClientError:
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (-1005, None),  # duplicate idempotency key: already accepted
+        (-3003, NoticeConfigurationError),  # template missing: falls through to SMS
+        (-3005, NoticeConfigurationError),  # template not approved
+        (-3010, NoticeConfigurationError),  # content does not match the template
+        (-3049, NoticeConfigurationError),  # parameters do not match
+        (-1003, CredentialsError),  # fallback sender number invalid
+        (-1006, CredentialsError),
+        (-1014, CredentialsError),
+        (-1027, CredentialsError),  # profile blocked
+        (-2017, CredentialsError),
+        (-2502, CredentialsError),
+        (-4004, CredentialsError),
+        (-4005, CredentialsError),
+        (-4019, PermanentError),  # invalid recipient: SMS would refuse it too
+        (-5000, PermanentError),
+        (-9999, TransientError),
+        (-7000, TransientError),
+    ],
+)
+def test_alimtalk_result_codes(code: int, expected: type | None) -> None:
+    error = ALIMTALK_CODES.error("alimtalk", code, "m")
+    assert (None if error is None else type(error)) is expected
+
+
+def test_alimtalk_template_errors_leave_the_breaker_alone_but_account_errors_trip_it() -> None:
+    assert not getattr(ALIMTALK_CODES.error("alimtalk", -3005, "m"), "trips_breaker", True)
+    assert getattr(ALIMTALK_CODES.error("alimtalk", -1000, "m"), "trips_breaker", True)
+
+
+def test_the_two_nhn_apis_differ_where_their_published_tables_differ() -> None:
+    # -1005 is "invalid search condition" for SMS, "duplicate idempotency key" for 알림톡
+    assert NHN_SMS_CODES.outcome(-1005) == "credentials"
+    assert ALIMTALK_CODES.outcome(-1005) == "sent"
+    # -2019 is an invalid recipient for SMS, a too-long template body for 알림톡
+    assert NHN_SMS_CODES.outcome(-2019) == "permanent"
+    assert ALIMTALK_CODES.outcome(-2019) == "credentials"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (401, {"error": {"errorCode": "200", "message": "Authentication Failed"}},
+         CredentialsError),
+        (404, {"error": {"errorCode": "300", "message": "Not Found Exception"}},
+         CredentialsError),  # wrong serviceId: our configuration
+        (429, {"error": {"errorCode": "400", "message": "Quota Exceeded"}}, CredentialsError),
+        (429, {"error": {"errorCode": "410", "message": "Throttle Limited"}}, TransientError),
+        (429, {}, TransientError),
+        (400, {"status": 400, "errorMessage": "The 'from' number is not registered."},
+         CredentialsError),
+        (400, {"status": 400, "errorMessage": "Invalid 'to' number."}, PermanentError),
+        (413, {"error": {"errorCode": "430", "message": "Request Entity Too Large"}},
+         PermanentError),
+        (503, {"error": {"errorCode": "500", "message": "Endpoint Error"}}, TransientError),
+        (500, {}, TransientError),
+        (405, {}, CredentialsError),  # an unlisted 4xx: our request
+    ],
+)
+def test_sens_answers(status: int, body: dict[str, Any], expected: type) -> None:
+    assert type(sens_error("sens", status, body, "reason")) is expected
+
+
+def test_every_table_cites_its_source_and_gives_every_code_a_meaning() -> None:
+    for table in all_tables():
+        assert table.source and len(table) > 5
+        assert all(row.meaning for row in table)
+
+
+def test_docs_carry_the_result_code_tables_as_the_code_has_them() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "providers.md").read_text("utf-8")
+    assert results_markdown() in docs, "run: python -m channels.results, paste into docs"
+
+
+def client_error(code: str, status: int, message: str = "msg") -> ClientError:
     return ClientError(
-        {"Error": {"Code": code, "Message": "msg"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        {"Error": {"Code": code, "Message": message},
+         "ResponseMetadata": {"HTTPStatusCode": status}},
         "Publish",
     )
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "expected"),
+    ("code", "status", "table", "expected"),
     [
-        ("Throttled", 429, TransientError),
-        ("Throttling", 400, TransientError),
-        ("TooManyRequestsException", 429, TransientError),
-        ("InternalError", 500, TransientError),
-        ("Whatever", 502, TransientError),
-        ("InvalidParameter", 400, PermanentError),
-        ("EndpointDisabled", 400, PermanentError),
-        ("MessageRejected", 400, PermanentError),
-        ("NotFound", 404, PermanentError),
-        ("InvalidClientTokenId", 403, CredentialsError),
-        ("AuthorizationError", 403, CredentialsError),
-        ("SignatureDoesNotMatch", 403, CredentialsError),
-        ("AccountSuspendedException", 400, CredentialsError),
-        ("PlatformApplicationDisabled", 400, CredentialsError),
-        ("403", 403, CredentialsError),
+        ("Throttled", 429, SNS_CODES, TransientError),
+        ("Throttling", 400, SNS_CODES, TransientError),
+        ("TooManyRequestsException", 429, SES_CODES, TransientError),
+        ("InternalError", 500, SNS_CODES, TransientError),
+        ("Whatever", 502, SNS_CODES, TransientError),
+        ("Whatever", 400, SNS_CODES, TransientError),  # unlisted: never silently parked
+        ("InvalidParameter", 400, SNS_CODES, PermanentError),
+        ("EndpointDisabled", 400, SNS_CODES, PermanentError),
+        ("MessageRejected", 400, SES_CODES, PermanentError),
+        ("NotFound", 404, SNS_CODES, PermanentError),
+        ("NotFoundException", 404, SES_CODES, CredentialsError),  # configuration set
+        ("MailFromDomainNotVerifiedException", 400, SES_CODES, CredentialsError),
+        ("LimitExceededException", 400, SES_CODES, CredentialsError),
+        ("InvalidClientTokenId", 403, SNS_CODES, CredentialsError),
+        ("AuthorizationError", 403, SNS_CODES, CredentialsError),
+        ("SignatureDoesNotMatch", 403, SES_CODES, CredentialsError),
+        ("AccountSuspendedException", 400, SES_CODES, CredentialsError),
+        ("PlatformApplicationDisabled", 400, SNS_CODES, CredentialsError),
+        ("403", 403, SNS_CODES, CredentialsError),
     ],
 )
-def test_aws_error_classification(code: str, status: int, expected: type) -> None:
-    error = classify_client_error(client_error(code, status), "sns")
+def test_aws_error_classification(
+    code: str, status: int, table: CodeTable, expected: type
+) -> None:
+    error = classify_client_error(client_error(code, status), "sns", table)
     assert type(error) is expected
     assert error.code == code
     assert error.provider == "sns"
+
+
+def test_ses_unverified_identity_is_our_configuration_not_the_recipient() -> None:
+    error = classify_client_error(
+        client_error("MessageRejected", 400,
+                     "Email address is not verified. The following identities failed "
+                     "the check in region AP-NORTHEAST-2: minwon@gumi.go.kr"),
+        "ses", SES_CODES,
+    )
+    assert type(error) is CredentialsError
+    assert error.code == "MessageRejected"
+
+
+def test_sns_segments_count_ucs2_for_korean_and_gsm_for_ascii() -> None:
+    assert segments("a" * 160) == 1
+    assert segments("a" * 161) == 2
+    assert segments("가" * 70) == 1
+    assert segments("가" * 71) == 2  # 67 a segment once split
+    assert segments("가" * 134) == 2
+    assert segments("가" * 135) == 3
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("minwon@gumi.go.kr", "minwon@gumi.go.kr"),
+        ("minwon@구미시.kr", "minwon@xn--2e0bx9yh9e.kr"),
+        ("minwon@서울.한국", "minwon@xn--2i4bq6h.xn--3e0b707e"),
+    ],
+)
+def test_ses_addresses_go_with_punycode_domains(address: str, expected: str) -> None:
+    assert ascii_address(address, provider="ses") == expected
+
+
+def test_ses_rejects_an_invalid_international_domain_before_calling() -> None:
+    with pytest.raises(PermanentError):
+        ascii_address("minwon@☃.kr", provider="ses")
 
 
 @pytest.mark.parametrize(
