@@ -106,6 +106,9 @@ def check_compiled(
         )
     shown: set[str] = set()
     for sample in samples:
+        result.warnings.extend(
+            f"{sample.path}: {w}" for w in notice_rules.deadlines_off(sample.event)
+        )
         org_key = template.org or str(sample.event["data"].get("org", ""))
         profile = org_profile(org_key)
         recipients = sample_recipients(sample.event, template.channel)
@@ -156,7 +159,7 @@ def check_file(
     result = check_compiled(
         compiled, template, samples, org_profile, require_samples=require_samples
     )
-    result.errors[:0] = errors
+    result.errors[:0] = errors + notice_rules.source_errors(data.decode("utf-8"))
     return compiled, result
 
 

@@ -11,7 +11,10 @@ variables in production as in its samples:
 * ``recipient``: whoever this notice goes to: ``name``, ``role`` and the
   address for its channel (``phone``, ``email`` or ``push_token``);
 * ``org``: the organisation's profile from configuration (``name``,
-  ``callcenter``, ``url``, ``sms_sender``, ``email_from``, ``key``);
+  ``callcenter``, ``internal_unit``, ``internal_phone``, ``url``, ``sms_sender``,
+  ``email_from``, ``key``) as :class:`OrgFacts`: a template that uses one of
+  :data:`NEEDED_ORG_FACTS` the profile lacks raises :class:`MissingFact`, so
+  the notice is parked with ``missing_fact`` instead of going out with a hole;
 * every other top-level key of ``data`` (``transfer``, ``answer``, ...).
 """
 
@@ -21,12 +24,37 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hub.catalogue import CHANNEL_NAMES, address_field, people_in_event, recipient_roles
+from hub.templates.errors import MissingFact
 
 if TYPE_CHECKING:
     from hub.rules import Rules
 
 #: Keys the hub sets itself; a data key of the same name does not replace them.
 RESERVED = ("event", "case", "citizen", "recipient", "org")
+
+#: Facts of an organisation's profile (``[orgs.<key>]``) a notice may need, and
+#: what each is. A template that uses one the profile lacks fails with
+#: MissingFact; nothing stands in for it.
+NEEDED_ORG_FACTS: dict[str, str] = {
+    "name": "the organisation's name (citizens see it)",
+    "callcenter": "the public call centre's number (민원콜센터)",
+    "internal_unit": "the unit staff ask about complaints (e.g. 민원여권과)",
+    "internal_phone": "the internal contact's number, for notices to staff",
+}
+
+
+class OrgFacts(dict[str, Any]):
+    """An organisation's profile as templates see it: reading a needed fact the
+    profile does not give (absent or empty) raises :class:`MissingFact`."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key in NEEDED_ORG_FACTS and dict.get(self, key) in (None, ""):
+            org = dict.get(self, "key") or "?"
+            raise MissingFact(
+                f"the notice needs org.{key}, {NEEDED_ORG_FACTS[key]}, and the profile of "
+                f"organisation '{org}' has none: set [orgs.{org}] {key}"
+            )
+        return dict.__getitem__(self, key)
 
 
 def context_from_event(
@@ -47,7 +75,7 @@ def context_from_event(
     context["case"] = data.get("case")
     context["citizen"] = data.get("citizen")
     context["recipient"] = dict(recipient)
-    context["org"] = dict(org_profile)
+    context["org"] = OrgFacts(org_profile)
     return context
 
 

@@ -6,7 +6,9 @@ numbers, dates) and returns text a Korean reader expects:
 * ``josa``: the particle that fits the word before it (은/는, 이/가, 을/를, 과/와,
   으로/로, 이나/나, 이랑/랑, 아/야);
 * ``kdate``, ``kdatetime``, ``ktime``: dates and times in Asia/Seoul, Babel's ``ko``
-  locale (``2026년 11월 24일(화) 오후 3시 5분``);
+  locale (``2026년 11월 24일(화) 오후 3시 5분``; compact for SMS ``11. 24.(화) 15:05``);
+* ``deadline``, ``deadline_day``: a deadline as offices write it: one stored at
+  00:00 is the end of the previous day (``12. 31.(목) 24:00``, never ``1. 1.``);
 * ``mask_name``, ``mask_phone``, ``phone``: personal data shown safely, phone
   numbers in their usual groups;
 * ``won``: amounts in 원;
@@ -183,6 +185,14 @@ def josa(word: Any, particle: str) -> str:
     return text + with_final
 
 
+def quote(value: Any) -> str:
+    """A title in the corner brackets Korean notices use: ``「도로 파손 신고」``.
+    ``josa`` reads through them: ``{{ case.title|quote|josa('을/를') }}`` gives
+    ``「도로 파손 신고」를``."""
+    _defined(value)
+    return f"「{value}」"
+
+
 # --------------------------------------------------------------------------- dates
 
 
@@ -239,35 +249,79 @@ def _cached(func: Callable[[Any, str], str]) -> Callable[[Any, str], str]:
     return wrapper
 
 
+_DATE_PATTERNS = {
+    "long": "y년 M월 d일(E)",
+    "official": "y. M. d.",
+    "short": "M월 d일(E)",
+    "compact": "M. d.(E)",
+}
+
+
 @_cached
 def kdate(value: Any, style: str = "long") -> str:
-    """``2026년 11월 24일(화)``; style ``"official"`` gives ``2026. 11. 24.``
-    and ``"short"`` gives ``11월 24일(화)``."""
+    """``2026년 11월 24일(화)``; style ``"official"`` gives ``2026. 11. 24.``,
+    ``"short"`` gives ``11월 24일(화)`` and ``"compact"`` (SMS) ``11. 24.(화)``."""
     day = _to_date(value)
-    patterns = {"long": "y년 M월 d일(E)", "official": "y. M. d.", "short": "M월 d일(E)"}
     try:
-        pattern = patterns[style]
+        pattern = _DATE_PATTERNS[style]
     except KeyError:
-        raise ValueError(f"kdate: unknown style {style!r}; use long, official or short") from None
+        raise ValueError(
+            f"kdate: unknown style {style!r}; use {', '.join(_DATE_PATTERNS)}"
+        ) from None
     return format_date(day, pattern, locale=LOCALE)
 
 
 @_cached
 def ktime(value: Any, style: str = "long") -> str:
-    """``오후 3시`` or ``오후 3시 5분``; style ``"official"`` gives ``15:05``."""
+    """``오후 3시`` or ``오후 3시 5분``; style ``"official"`` (or ``"compact"``)
+    gives ``15:05``."""
     moment = to_seoul(value)
-    if style == "official":
+    if style in ("official", "compact"):
         return format_datetime(moment, "HH:mm", tzinfo=SEOUL, locale=LOCALE)
     if style != "long":
-        raise ValueError(f"ktime: unknown style {style!r}; use long or official")
+        raise ValueError(f"ktime: unknown style {style!r}; use long, official or compact")
     pattern = "aaaa h시" if moment.minute == 0 else "aaaa h시 m분"
     return format_datetime(moment, pattern, tzinfo=SEOUL, locale=LOCALE)
 
 
 @_cached
 def kdatetime(value: Any, style: str = "long") -> str:
-    """``2026년 11월 24일(화) 오후 3시 5분``; ``"official"``: ``2026. 11. 24. 15:05``."""
+    """``2026년 11월 24일(화) 오후 3시 5분``; ``"official"``: ``2026. 11. 24. 15:05``;
+    ``"compact"`` (SMS): ``11. 24.(화) 15:05``."""
+    if style == "short":
+        raise ValueError("kdatetime: unknown style 'short'; use long, official or compact")
     return f"{kdate(value, style)} {ktime(value, style)}"
+
+
+def deadline_end(value: Any) -> tuple[date, time | None]:
+    """The day a deadline ends on, and its time of day (None: the end of the day,
+    24:00). A deadline stored at 00:00 Seoul time is the end of the previous day."""
+    moment = to_seoul(value)
+    if moment.time() == time(0):
+        return moment.date() - timedelta(days=1), None
+    return moment.date(), moment.time()
+
+
+@_cached
+def deadline_day(value: Any, style: str = "long") -> str:
+    """The day a deadline ends on (``kdate`` styles): ``2026-12-31T15:00:00Z``
+    (00:00 on 1 January in Seoul) is ``2026년 12월 31일(목)``."""
+    _defined(value)
+    return kdate(deadline_end(value)[0], style)
+
+
+@_cached
+def deadline(value: Any, style: str = "long") -> str:
+    """A deadline with its time: ``2026년 12월 4일(금) 오후 6시``; at 00:00 the end
+    of the previous day, ``2026년 12월 31일(목) 24:00``. Styles as ``kdatetime``:
+    ``"official"`` ``2026. 12. 31. 24:00``, ``"compact"`` (SMS) ``12. 31.(목) 24:00``."""
+    _defined(value)
+    day, at = deadline_end(value)
+    if style == "short":
+        raise ValueError("deadline: unknown style 'short'; use long, official or compact")
+    if at is None:
+        return f"{kdate(day, style)} 24:00"
+    return kdatetime(to_seoul(value), style)
 
 
 # --------------------------------------------------------------------------- people
@@ -412,8 +466,11 @@ def make_filters(calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:
     """Every filter by the name templates use."""
     return {
         "josa": josa,
+        "quote": quote,
         "kdate": kdate,
         "kdatetime": kdatetime,
+        "deadline": deadline,
+        "deadline_day": deadline_day,
         "ktime": ktime,
         "mask_name": mask_name,
         "mask_phone": mask_phone,

@@ -11,9 +11,15 @@ samples (:mod:`hub.templates.check`); these rules look at what came out:
   and the e-mail carry it.
 * **Complete e-mail** (errors): the HTML part is a whole document with
   ``<!DOCTYPE html>``, ``<html lang="ko">`` and a non-empty ``<title>``.
+* **Deadlines** (errors, on the template source): a deadline field written with
+  ``kdate``/``kdatetime``/``ktime``, which show a deadline stored at 00:00 as the
+  next day; ``deadline``/``deadline_day`` show it as the previous day 24:00.
 * **Lock screen** (warnings): a push title or body that shows a value from the
   event other than the case number, the kind of complaint, links and dates
   (a name, a phone number, the title, the answer, a reason, 보완 items ...).
+* **Deadline on a day off** (warnings): a sample whose deadline ends on a
+  Saturday, Sunday or public holiday (법 §19 does not count them; an upstream
+  that sets such a deadline has counted wrong, and the notice would repeat it).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.templates.filters import NOT_ACCEPTED
+from hub.templates.filters import NOT_ACCEPTED, WorkingCalendar, deadline_day, deadline_end
 from hub.templates.layout import TemplateFile
 from hub.templates.rendering import Rendered
 
@@ -144,3 +150,59 @@ def lock_screen_warning(paths: set[str]) -> str:
         "notice and the case number (details behind the link); this one shows "
         + ", ".join(sorted(paths))
     )
+
+
+#: Deadline fields of ``data`` (dotted paths) and the template names they go by.
+DEADLINES = ("case.due_at", "extension.new_due_at", "supplement.due_at", "survey.until")
+#: The deadlines the law counts in working days (법 §19; 보완 시행령 §24).
+LEGAL_DEADLINES = DEADLINES[:3]
+_DEADLINE_NAMES = "|".join(sorted({path.rsplit(".", 1)[-1] for path in DEADLINES}))
+_DATE_FILTER_ON_DEADLINE = re.compile(
+    rf"\b(?P<field>{_DEADLINE_NAMES})\s*\|\s*(?P<filter>kdate|kdatetime|ktime)\b"
+)
+
+
+def source_errors(source: str) -> list[str]:
+    """What is wrong in a template's text itself."""
+    found = []
+    for match in _DATE_FILTER_ON_DEADLINE.finditer(source):
+        line = source.count("\n", 0, match.start()) + 1
+        field_, filter_ = match.group("field"), match.group("filter")
+        better = "deadline_day" if filter_ == "kdate" else "deadline"
+        found.append(
+            f"line {line}: {field_}|{filter_} shows a deadline at 00:00 as the next day; "
+            f"write {field_}|{better} (the previous day 24:00)"
+        )
+    return found
+
+
+def _at(data: Mapping[str, Any], path: str) -> Any:
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+_CALENDAR = WorkingCalendar()
+
+
+def deadlines_off(event: Mapping[str, Any], calendar: WorkingCalendar = _CALENDAR) -> list[str]:
+    """The deadlines of ``event`` that end on a day off, described."""
+    data = event.get("data") or {}
+    found = []
+    for path in LEGAL_DEADLINES:
+        value = _at(data, path)
+        if not isinstance(value, str):
+            continue
+        try:
+            day = deadline_end(value)[0]
+        except ValueError:
+            continue
+        if not calendar.is_working_day(day):
+            found.append(
+                f"{path} ends on a day off ({deadline_day(value, 'long')}): 법 §19 counts working "
+                "days only; check how the deadline was computed"
+            )
+    return found

@@ -249,6 +249,10 @@ def render_compiled(compiled: CompiledTemplate, context: Mapping[str, Any],
             html = None
             if compiled.html is not None:
                 html = _render_block(compiled.html, compiled.run_root, "html", context).strip()
+        except TemplateError as exc:  # a fact the notice needs is missing: keep its kind
+            line = _template_line(exc, compiled)
+            where = f"line {line}: " if line else ""
+            raise type(exc)(where + exc.reason, compiled.path) from None
         except Exception as exc:  # anything a template or a filter raises
             line = _template_line(exc, compiled)
             where = f"line {line}: " if line else ""

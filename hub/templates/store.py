@@ -62,8 +62,16 @@ log = logging.getLogger("hub.templates")
 
 
 def fallback_profile(key: str) -> dict[str, Any]:
-    """An organisation's profile when configuration has none (as Config.org)."""
-    return {"key": key, "name": key, "callcenter": "110", "url": ""}
+    """Placeholders for check and preview when configuration has no profile for
+    ``key`` (never for sending: the worker parks such a notice, org_not_configured)."""
+    return {
+        "key": key,
+        "name": key,
+        "callcenter": "02-000-0000",
+        "internal_unit": "(민원 총괄 부서)",
+        "internal_phone": "02-000-0000",
+        "url": "",
+    }
 
 
 @dataclass(frozen=True)

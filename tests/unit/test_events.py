@@ -37,7 +37,7 @@ EXTRA: dict[str, dict[str, Any]] = {
         "citizen": CITIZEN, "answer": {"summary": "보수하겠습니다.", "outcome": "accepted"}
     },
     "survey.requested": {"citizen": CITIZEN, "survey": {"url": "https://e.kr/s/1"}},
-    "case.due_soon": {"reminder": {"days_left": 0}},
+    "case.due_soon": {"reminder": {"days_left": 0}},  # and case.due_at (minimal() adds it)
     "case.praised": {"praise": {"employee": {"name": "이친절"}}},
     "case.flagged": {"flag": {"reason": "폭언", "supervisors": [{"name": "박과장"}]}},
 }
@@ -52,6 +52,8 @@ def minimal(event_type: str, **envelope: Any) -> dict[str, Any]:
         "type": event_type,
         "data": {"org": "gumi", "case": copy.deepcopy(CASE), **copy.deepcopy(EXTRA[event_type])},
     }
+    if event_type == "case.due_soon":  # a reminder names the deadline
+        event["data"]["case"]["due_at"] = "2026-11-26T18:00:00+09:00"
     event.update(envelope)
     return event
 

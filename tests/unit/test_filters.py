@@ -10,6 +10,9 @@ from hub.templates.filters import (
     SEOUL,
     WorkingCalendar,
     business_days_filter,
+    deadline,
+    deadline_day,
+    josa,
     kdate,
     kdatetime,
     ktime,
@@ -17,6 +20,7 @@ from hub.templates.filters import (
     mask_name,
     mask_phone,
     phone,
+    quote,
     won,
 )
 
@@ -248,4 +252,45 @@ def test_the_filters_have_the_names_templates_use() -> None:
         "won",
         "business_days",
         "outcome",
+        "deadline",
+        "deadline_day",
+        "quote",
     }
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+@pytest.mark.parametrize(
+    ("value", "style", "expected"),
+    [
+        ("2026-12-31T15:00:00Z", "long", "2026년 12월 31일(목) 24:00"),
+        ("2027-01-01T00:00:00+09:00", "compact", "12. 31.(목) 24:00"),
+        ("2027-01-01T00:00:00+09:00", "official", "2026. 12. 31. 24:00"),
+        ("2026-12-04T18:00:00+09:00", "compact", "12. 4.(금) 18:00"),
+        ("2026-12-04T18:00:00+09:00", "long", "2026년 12월 4일(금) 오후 6시"),
+        ("2026-12-04T00:00:01+09:00", "compact", "12. 4.(금) 00:00"),
+    ],
+)
+def test_a_deadline_at_midnight_is_the_previous_day_24_00(
+    value: str, style: str, expected: str
+) -> None:
+    assert deadline(value, style) == expected
+
+
+def test_deadline_day_is_the_day_the_deadline_ends_on() -> None:
+    assert deadline_day("2026-12-31T15:00:00Z") == "2026년 12월 31일(목)"
+    assert deadline_day("2026-12-31T15:00:00Z", "compact") == "12. 31.(목)"
+    assert deadline_day("2026-12-31T14:59:00Z", "short") == "12월 31일(목)"
+
+
+def test_compact_dates_for_sms() -> None:
+    assert kdate("2026-12-04T18:00:00+09:00", "compact") == "12. 4.(금)"
+    assert kdatetime("2026-12-04T09:05:00Z", "compact") == "12. 4.(금) 18:05"
+    with pytest.raises(ValueError, match="unknown style"):
+        deadline("2026-12-04T18:00:00+09:00", "short")
+
+
+def test_quote_puts_a_title_in_corner_brackets_and_josa_reads_through_them() -> None:
+    assert josa(quote("도로 파손 신고"), "을/를") == "「도로 파손 신고」를"
+    assert josa(quote("가로등 고장"), "을/를") == "「가로등 고장」을"

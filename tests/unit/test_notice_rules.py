@@ -15,13 +15,16 @@ from hub.events import EventRejected, validate
 from hub.templates.check import CheckResult, check_all
 from hub.templates.context import context_from_event, sample_recipients
 from hub.templates.environment import make_environments
+from hub.templates.errors import MissingFact
 from hub.templates.filters import WorkingCalendar, outcome
 from hub.templates.rendering import Rendered, compile_template, render_compiled
 
 ROOT = Path(__file__).resolve().parents[2] / "templates"
 PROFILES: dict[str, dict[str, Any]] = {
-    "gumi": {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": ""},
-    "pohang": {"key": "pohang", "name": "포항시", "callcenter": "054-270-8282", "url": ""},
+    "gumi": {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": "",
+             "internal_unit": "민원여권과", "internal_phone": "054-480-6000"},
+    "pohang": {"key": "pohang", "name": "포항시", "callcenter": "054-270-8282", "url": "",
+               "internal_unit": "민원봉사과", "internal_phone": "054-270-2114"},
 }
 ENVS = make_environments(WorkingCalendar())
 
@@ -189,3 +192,89 @@ def test_check_warns_on_a_push_that_shows_details(folder: Path) -> None:
     assert "lock screen" in warning
     shown = " ".join(result.warnings)
     assert "citizen.name" in shown and "case.title" in shown and "answer.summary" in shown
+
+
+# ---------------------------------------------------------------- dates
+
+
+def test_a_midnight_deadline_shows_as_the_previous_day_24_00() -> None:
+    # Given an extension to 00:00 on 1 January in Seoul (a holiday, 신정)
+    event = load("case.extended/samples/midnight.json")
+    assert event["data"]["extension"]["new_due_at"] == "2026-12-31T15:00:00Z"
+    # Then every channel names 31 December, 24:00, and never 1 January
+    sms = render(ROOT, "case.extended/sms.j2", event)
+    assert "새 기한: 12. 31.(목) 24:00" in sms.body
+    email = render(ROOT, "case.extended/email.j2", event)
+    assert "2026년 12월 31일(목) 24:00" in email.body
+    assert email.html is not None and "2026년 12월 31일(목) 24:00" in email.html
+    for text in (sms.body, email.body, email.html):
+        assert "1월 1일" not in text and "1. 1." not in text and "오전 12시" not in text
+
+
+def test_a_reminder_names_the_date_not_a_count_of_days() -> None:
+    event = load("case.due_soon/samples/d3.json")
+    event["data"]["reminder"]["days_left"] = 3  # whatever upstream counted
+    event["data"]["case"]["due_at"] = "2026-11-26T18:00:00+09:00"
+    for template in ("case.due_soon/sms.j2", "case.due_soon/push.j2", "case.due_soon/email.j2"):
+        rendered = render(ROOT, template, event)
+        text = f"{rendered.subject}\n{rendered.body}"
+        assert "11. 26.(목) 18:00" in text or "2026년 11월 26일(목) 오후 6시" in text, template
+        assert "D-" not in text, template
+
+
+def test_check_refuses_date_filters_on_deadlines(folder: Path) -> None:
+    path = folder / "case.extended/sms.j2"
+    source = path.read_text(encoding="utf-8")
+    path.write_text(
+        source.replace("extension.new_due_at|deadline('compact')", "extension.new_due_at|kdate"),
+        encoding="utf-8",
+    )
+    (error,) = check(folder)["case.extended/sms.j2"].errors
+    assert error.startswith("line ") and "new_due_at|kdate shows a deadline at 00:00" in error
+    assert "write new_due_at|deadline_day" in error
+
+
+def test_check_warns_on_a_sample_deadline_on_a_day_off(folder: Path) -> None:
+    sample = load("case.extended/samples/full.json")
+    sample["data"]["extension"]["new_due_at"] = "2027-01-01T18:00:00+09:00"  # 신정
+    (folder / "case.extended/samples/holiday.json").write_text(
+        json.dumps(sample, ensure_ascii=False), encoding="utf-8"
+    )
+    result = check(folder)["case.extended/sms.j2"]
+    assert result.ok
+    assert any(
+        "holiday.json: extension.new_due_at ends on a day off (2027년 1월 1일(금))" in w
+        for w in result.warnings
+    ), result.warnings
+
+
+# ---------------------------------------------------------------- missing facts
+
+
+@pytest.mark.parametrize("missing", ["callcenter", "internal_phone"])
+def test_a_notice_needing_a_fact_the_profile_lacks_fails_with_missing_fact(
+    missing: str,
+) -> None:
+    template = "case.received/sms.j2" if missing == "callcenter" else "case.due_soon/sms.j2"
+    event = load(template.split("/")[0] + "/samples/" + (
+        "full.json" if missing == "callcenter" else "d3.json"))
+    channel = "sms"
+    compiled = compile_template(ENVS, template, (ROOT / template).read_bytes())
+    (recipient,) = sample_recipients(event, channel)[:1]
+    profile = {**PROFILES["gumi"], missing: ""}
+    with pytest.raises(MissingFact) as info:
+        render_compiled(compiled, context_from_event(event, recipient, profile))
+    assert info.value.code == "missing_fact"
+    assert f"org.{missing}" in info.value.reason and f"[orgs.gumi] {missing}" in info.value.reason
+    assert info.value.template == template
+    # a placeholder never stands in for it
+    del profile[missing]
+    with pytest.raises(MissingFact):
+        render_compiled(compiled, context_from_event(event, recipient, profile))
+
+
+def test_without_an_officer_phone_the_call_centre_is_labelled_as_such() -> None:
+    event = load("case.answered/samples/minimal.json")  # the officer has no phone
+    rendered = render(ROOT, "case.answered/sms.j2", event)
+    assert "담당: 건설과 이서연\n" in rendered.body
+    assert "문의: 구미시 민원콜센터 054-480-2114" in rendered.body

@@ -29,7 +29,7 @@ def event(event_type: str, event_id: str = "ev-1", **data: Any) -> CaseEvent:
         "data": {
             "org": "gumi",
             "case": {"id": "2026-0001234", "title": "도로 파손", "department": "도로철도과",
-                     "officer": OFFICER},
+                     "officer": OFFICER, "due_at": "2026-11-26T18:00:00+09:00"},
             **data,
         },
     }

@@ -35,7 +35,7 @@ def test_check_passes_over_the_shipped_templates(
     line = next(x for x in out.splitlines() if "case.received/sms.j2" in x)
     # ok, version, kind, bytes, samples and unsafe characters on one line
     assert line.startswith("ok ")
-    assert " SMS " in line and " bytes " in line and "3 samples" in line
+    assert " LMS " in line and " bytes " in line and "3 samples" in line
     assert line.endswith("unsafe: none")
 
 
@@ -86,9 +86,13 @@ def test_preview_sms_prints_kind_bytes_subject_and_body(
 ) -> None:
     assert main(["templates", "preview", "case.received", "sms"]) == 0
     out = capsys.readouterr().out
-    body = "[구미시] 홍길동님 민원이 접수되었습니다. 담당 도로철도과 김담당 054-480-0000"
-    assert f"kind:     SMS, {len(body.encode('cp949'))} bytes (limit 90)" in out
-    assert "subject:  (none: an SMS has no subject)" in out
+    body = (
+        "[구미시] 홍길동님 민원이 접수되었습니다.\n접수번호: 2026-0001234\n"
+        "처리기한: 11. 26.(목) 18:00\n담당: 도로철도과 김담당 054-480-0000\n"
+        "문의: 구미시 민원콜센터 054-480-2114"
+    )
+    assert f"kind:     LMS, {len(body.encode('cp949'))} bytes (limit 2000)" in out
+    assert "subject:  [구미시] 민원 접수 안내  (23 bytes, limit 40)" in out
     assert f"\n{body}\n" in out
     assert "template: case.received/sms.j2 (version " in out
 
@@ -126,8 +130,8 @@ def test_preview_email_writes_the_html_and_says_where(
     args = ["templates", "preview", "case.extended", "email", "--html-out", str(target)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "subject:  [구미시] 민원 처리기간이 연장되었습니다 (2026-0001234)" in out
-    assert "새 처리 기한: 2026년 12월 10일(목) 오후 6시" in out
+    assert "subject:  [구미시] 민원 처리기간 연장 안내 (2026-0001234)" in out
+    assert "새 처리기한(처리완료 예정일): 2026년 12월 10일(목) 오후 6시" in out
     assert f"HTML part written to {target.resolve()}" in out
     html = target.read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "<strong>2026년 12월 10일(목) 오후 6시" in html

@@ -16,8 +16,10 @@ from hub.templates.rendering import CHANNELS
 
 ROOT = Path(__file__).resolve().parents[2] / "templates"
 PROFILES: dict[str, dict[str, Any]] = {
-    "gumi": {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": ""},
-    "pohang": {"key": "pohang", "name": "포항시", "callcenter": "054-270-8282", "url": ""},
+    "gumi": {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": "",
+             "internal_unit": "민원여권과", "internal_phone": "054-480-6000"},
+    "pohang": {"key": "pohang", "name": "포항시", "callcenter": "054-270-8282", "url": "",
+               "internal_unit": "민원봉사과", "internal_phone": "054-270-2114"},
 }
 
 
@@ -62,7 +64,8 @@ def test_every_notice_names_the_unit_the_official_and_a_contact(
             event = json.loads((ROOT / render.sample).read_text(encoding="utf-8"))
             case = event["data"]["case"]
             profile = PROFILES[result.template.org or event["data"]["org"]]
-            contacts = {phone(case["officer"].get("phone", "")), phone(profile["callcenter"])}
+            contacts = {phone(case["officer"].get("phone", "")), phone(profile["callcenter"]),
+                        phone(profile["internal_phone"])}
             text = render.rendered.body
             where = (result.template.path, render.sample, render.role)
             assert case["department"] in text, where
@@ -74,10 +77,15 @@ def test_no_shipped_template_has_warnings(results: list[CheckResult]) -> None:
     assert {r.template.path: r.warnings for r in results if r.warnings} == {}
 
 
-def test_case_received_fits_one_sms(results: list[CheckResult]) -> None:
+def test_case_received_names_the_case_number_and_the_deadline(
+    results: list[CheckResult],
+) -> None:
+    # 접수 notices give the 접수번호 and the 처리기한 (compact date in SMS); with both the
+    # text outgrows one SMS (90 bytes) and goes as LMS
     (received,) = [r for r in results if r.template.path == "case.received/sms.j2"]
-    assert received.kinds == ["SMS"]
-    assert received.max_bytes is not None and received.max_bytes <= 90
+    full = next(r for r in received.renders if r.sample.endswith("/full.json"))
+    assert "접수번호: 2026-0001234" in full.rendered.body
+    assert "처리기한: 11. 26.(목) 18:00" in full.rendered.body
 
 
 def test_no_shipped_sms_template_has_unsafe_characters(results: list[CheckResult]) -> None:

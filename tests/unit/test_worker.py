@@ -156,7 +156,7 @@ def status_of(ledger: Ledger, job: Job) -> str | None:
 @pytest.mark.parametrize(
     ("channel", "to", "sender_field", "subject"),
     [
-        ("sms", "010-1234-5678", "0544802114", False),
+        ("sms", "010-1234-5678", "0544802114", True),  # 접수 notices are LMS (접수번호, 처리기한)
         ("email", "hong@example.kr", "minwon@gumi.example.kr", True),
         ("push", "tok-hong", None, True),  # a push notification has no sender
     ],
@@ -180,7 +180,7 @@ def test_a_notice_is_rendered_sent_and_recorded(
     assert message.sender == sender_field
     assert message.template == f"case.received/{channel}.j2"
     assert message.template_version and message.attempt == 1
-    assert message.kind == ("SMS" if channel == "sms" else message.kind)
+    assert message.kind == ("LMS" if channel == "sms" else message.kind)
     # And the settlement acks it with one status event, notification.sent
     assert settlement.delivery_tag == 7 and not settlement.reject
     assert others(settlement) == []
