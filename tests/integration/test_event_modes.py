@@ -101,3 +101,48 @@ def test_a_rejected_binary_event_is_replayed_in_binary_mode(
         wait_for(lambda: {r["event_id"] for r in all_outbox(config)} == {"mode-binary-big"},
                  timeout=60, message="the notice of the replayed event")
     assert queue_depth(vhost.url, REJECTED_QUEUE) == 0
+
+
+def test_the_node_example_publishes_both_modes_and_both_are_delivered(
+        vhost: VHost, tmp_path: Path) -> None:
+    # Given the hub running on its own vhost, and the Node.js example of docs/upstream.md
+    import os
+    import subprocess
+
+    from tests.upstream import NODE_DIR, node_modules
+
+    node_modules()
+    config = make_config(tmp_path, vhost.url)
+    with running_hub(config):
+        # When it publishes one event in binary and one in structured mode
+        done = subprocess.run(["node", "publish.mjs", "node-example"], cwd=NODE_DIR,
+                              env={**os.environ, "MINWON_BROKER_URL": vhost.url},
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.splitlines() == ["published node-example-binary",
+                                            "published node-example-structured"]
+        # Then both are delivered, alike
+        wait_for(lambda: {r["event_id"] for r in all_outbox(config)}
+                 == {"node-example-binary", "node-example-structured"}, timeout=60,
+                 message="both events' notices in the outbox")
+    sent = {r["event_id"]: r for r in all_outbox(config)}
+    assert sent["node-example-binary"]["body"] == sent["node-example-structured"]["body"]
+    assert queue_depth(vhost.url, REJECTED_QUEUE) == 0
+
+
+def test_the_node_example_says_when_nothing_is_bound(vhost: VHost) -> None:
+    # Given a vhost where the hub never declared its topology
+    import os
+    import subprocess
+
+    from tests.upstream import NODE_DIR, node_modules
+
+    node_modules()
+    connection = pika.BlockingConnection(pika.URLParameters(vhost.url))
+    connection.channel().exchange_declare(EVENTS_EXCHANGE, "topic", durable=True)
+    connection.close()
+    done = subprocess.run(["node", "publish.mjs", "nobody"], cwd=NODE_DIR,
+                          env={**os.environ, "MINWON_BROKER_URL": vhost.url},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "unroutable" in done.stderr and "nobody-binary" in done.stderr
