@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -13,6 +14,8 @@ from prometheus_client import REGISTRY
 from channels.base import CredentialsError, PermanentError, TransientError
 from channels.chain import CLOSED, ProviderChain
 from channels.results import NoticeConfigurationError
+from hub.jobs import Job, Recipient
+from hub.ledger import ClaimState, NoticeRecord, Sweeper, open_ledger
 from tests.providers.fakes import (
     PHONE_BUSY,
     PHONE_INVALID,
@@ -222,22 +225,50 @@ def test_alimtalk_sends_the_notification_id_as_idempotency_key_and_reads_1005_as
 
 @pytest.mark.parametrize("case_name", ["nhn_case", "alimtalk_case", "sens_case",
                                        "ses_case", "smtp_case"])
-def test_a_provider_with_a_lookup_finds_what_it_accepted_from_a_new_instance(
-    request: pytest.FixtureRequest, case_name: str
+def test_the_sweeper_settles_a_stale_claim_from_the_providers_answer_without_a_second_send(
+    request: pytest.FixtureRequest, case_name: str, tmp_path: Path
 ) -> None:
     case: ProviderCase = request.getfixturevalue(case_name)
-    assert type(case.provider()).supports_lookup is True
-    # Given a message a worker sent before it died (its receipt never recorded)
-    message = case.message()
-    receipt = case.provider().send(message)
-    # When the sweeper asks a fresh provider (another process) about the notice
-    found = case.provider().lookup(message.notification_id, a_minute_ago())
-    # Then the provider's answer settles it, with the same message id
-    assert found is not None and found.accepted
-    assert found.message_id == receipt.message_id
-    # And a notice never sent is not taken for one
-    other = case.provider().lookup(str(uuid.uuid4()), a_minute_ago())
-    assert other is None or not other.accepted
+    now = [datetime.now(UTC)]
+    ledger = open_ledger(f"sqlite:///{tmp_path}/ledger.db", hash_key=b"k",
+                         clock=lambda: now[0])
+    try:
+        # Given a worker that claimed a notice, had the provider accept it, and died
+        job = stale_job(case.channel, case.addresses["ok"])
+        ledger.claim(job, 1)
+        message = case.message(notification_id=job.notification_id)
+        chain = ProviderChain(f"{case.channel}-{uuid.uuid4().hex[:6]}", [case.provider()])
+        receipt = chain.send(message)
+        # When the sweeper of the replacement worker finds the claim stale
+        fresh = ProviderChain(f"{case.channel}-{uuid.uuid4().hex[:6]}", [case.provider()])
+        asked: list[str] = []
+
+        def settle(notice: NoticeRecord) -> str | None:  # as Hub._lookup asks the chain
+            asked.append(notice.id)
+            since = (notice.claimed_at or now[0]) - timedelta(minutes=5)
+            found = fresh.lookup(notice.id, since)
+            return "sent" if found is not None and found.accepted else None
+
+        now[0] += timedelta(seconds=600)
+        stale = Sweeper(ledger, timeout_s=300, lookup=settle).run_once(now[0])
+        # Then the provider's answer settles it as sent: the next delivery sends nothing
+        assert asked == [job.notification_id]
+        assert [s.resolved for s in stale] == ["sent"]
+        assert ledger.claim(job, 2).state is ClaimState.DONE
+        assert receipt.message_id
+    finally:
+        ledger.close()
+
+
+def stale_job(channel: str, address: str) -> Job:
+    event_id = f"ev-{uuid.uuid4().hex[:8]}"
+    return Job(
+        notification_id=str(uuid.uuid4()), event_id=event_id, event_type="case.received",
+        case_id="2026-0001234", org="gumi", channel=channel, template="case.received",
+        critical=False, recipient=Recipient("citizen", "citizen", "홍길동", address),
+        event={"id": event_id, "type": "case.received", "source": "/gumi/yescall"},
+        data={"org": "gumi", "case": {"id": "2026-0001234"}},
+    )
 
 
 @pytest.mark.parametrize("case_name", ["nhn_case", "alimtalk_case"])

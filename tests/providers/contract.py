@@ -12,6 +12,9 @@ suite against every broker)::
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from channels.base import (
@@ -140,3 +143,25 @@ class ProviderContract:
             provider.send(message)
         assert provider.send(message).detail.get("simulated") is True
         assert tripwire.connections == 0
+
+    def test_a_lookup_finds_what_was_accepted_or_the_provider_declares_it_has_none(
+        self, case: ProviderCase
+    ) -> None:
+        # Given a message a worker sent before it died (its receipt never recorded)
+        message = case.message("ok")
+        receipt = case.provider("ok").send(message)
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        # When the sweeper asks a fresh provider (another process) about the notice
+        fresh = case.provider("ok")
+        found = fresh.lookup(message.notification_id, since)
+        if not type(fresh).supports_lookup:
+            # Then a provider without a look-up says so in data and cannot tell
+            assert found is None
+            return
+        # Then the provider's answer settles it, with the same message id
+        assert found is not None and found.accepted
+        assert found.provider == case.name
+        assert found.message_id == receipt.message_id
+        # And a notice never sent is not taken for one
+        other = fresh.lookup(str(uuid.uuid4()), since)
+        assert other is None or not other.accepted
