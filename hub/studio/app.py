@@ -16,9 +16,10 @@ import difflib
 import logging
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class StudioContext:
     test_sends_per_hour: int
     proxy_user_header: str
     sender_factory: Callable[[str], Any]
-    org_names: dict[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time  # seconds: when sessions began and expire
 
     def org_profile(self, key: str) -> dict[str, Any]:
         if hasattr(self.config, "org"):
@@ -125,7 +126,7 @@ def current_user(request: Request) -> User | None:
     signed_in = request.session.get("at")
     if not isinstance(name, str) or not isinstance(signed_in, int | float):
         return None
-    age = datetime.now(UTC).timestamp() - float(signed_in)
+    age = ctx.clock() - float(signed_in)
     if age < 0 or age > ctx.session_minutes * 60:
         request.session.clear()
         return None
@@ -257,7 +258,7 @@ async def login(request: Request) -> Response:
                        error="사용자 이름 또는 비밀번호가 맞지 않습니다")
     ctx.limiter.succeeded(keys[0])
     request.session.clear()  # a new session (and CSRF token) at every sign-in
-    request.session.update(user=user.name, at=datetime.now(UTC).timestamp(),
+    request.session.update(user=user.name, at=ctx.clock(),
                            csrf=secrets.token_urlsafe(32))
     ctx.audit.record(user.name, "login", f"user:{user.name}", f"from {client}")
     return RedirectResponse(target, 303)
@@ -577,7 +578,8 @@ T = "/templates/{org}/{event_type}/{channel}"
 
 
 def create_app(config: Any, *, ledger: Any = None, broker_url: str | None = None,
-               sender_factory: Callable[[str], Any] | None = None) -> Starlette:
+               sender_factory: Callable[[str], Any] | None = None,
+               clock: Callable[[], float] = time.time) -> Starlette:
     """The studio for ``config`` (its ledger database, templates folder, orgs)."""
     from hub.config import DEFAULT_AMQP_URL
 
@@ -616,7 +618,7 @@ def create_app(config: Any, *, ledger: Any = None, broker_url: str | None = None
         session_minutes=int(studio.get("session_minutes", 480)),
         test_sends_per_hour=int(studio.get("test_sends_per_hour", 10)),
         proxy_user_header=str(studio.get("proxy_user_header") or ""),
-        sender_factory=sender_factory or default_sender,
+        sender_factory=sender_factory or default_sender, clock=clock,
     )
     ctx.previewer = Previewer(directory, envs, ctx.org_profile)
     routes = [

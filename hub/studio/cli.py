@@ -16,7 +16,7 @@ def add_parser(subparsers: Any) -> None:
     group.add_argument("--host", help="address to listen on (default: studio.host, "
                        "127.0.0.1)")
     group.add_argument("--port", type=int, help="port (default: studio.port, 8080)")
-    group.set_defaults(func=cmd_serve)
+    group.set_defaults(func=_one_line_errors(cmd_serve))
     sub = group.add_subparsers(dest="studio_command", metavar="SUBCOMMAND")
     users = sub.add_parser("user", help="studio accounts")
     users_sub = users.add_subparsers(dest="user_command", required=True, metavar="ACTION")
@@ -27,13 +27,17 @@ def add_parser(subparsers: Any) -> None:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--phone", help="the user's own mobile number (for test sends)")
     add.add_argument("--email", help="the user's own e-mail address (for test sends)")
-    add.set_defaults(func=cmd_user_add)
+    add.set_defaults(func=_one_line_errors(cmd_user_add))
     passwd = users_sub.add_parser("password", help="set a new password (from standard "
                                   "input)")
     passwd.add_argument("name")
-    passwd.set_defaults(func=cmd_user_password)
+    passwd.set_defaults(func=_one_line_errors(cmd_user_password))
     listing = users_sub.add_parser("list", help="list the accounts")
-    listing.set_defaults(func=cmd_user_list)
+    listing.set_defaults(func=_one_line_errors(cmd_user_list))
+
+
+class _Refused(Exception):
+    """A configuration or input problem: one line on stderr, exit status 2."""
 
 
 def _ledger(config: Any) -> Any:
@@ -42,11 +46,23 @@ def _ledger(config: Any) -> Any:
     try:
         ledger = shared_ledger(config)
     except Exception as exc:
-        raise SystemExit(_fail(f"ledger.url: {exc}")) from None
+        raise _Refused(f"ledger.url: {exc}") from None
     if ledger is None:
-        raise SystemExit(_fail("ledger.url: the studio needs a SQL ledger "
-                               "(sqlite:///... or postgresql://...)"))
+        raise _Refused("ledger.url: the studio needs a SQL ledger (sqlite:///... or "
+                       "postgresql://...)")
     return ledger
+
+
+def _one_line_errors(command: Any) -> Any:
+    def run(config: Any, args: argparse.Namespace) -> int:
+        try:
+            result: int = command(config, args)
+        except _Refused as exc:
+            return _fail(str(exc))
+        return result
+
+    run.__doc__ = command.__doc__
+    return run
 
 
 def _fail(message: str) -> int:
@@ -60,7 +76,7 @@ def _read_password() -> str:
 
         first = getpass.getpass("비밀번호: ")
         if getpass.getpass("비밀번호 확인: ") != first:
-            raise SystemExit(_fail("passwords do not match"))
+            raise _Refused("passwords do not match")
         return first
     return sys.stdin.readline().rstrip("\r\n")
 

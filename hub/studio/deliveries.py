@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from hub.studio.app import StudioContext
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-_PHONE = re.compile(r"^\+?[\d\s()\-.]{7,20}$")
+_PHONE = re.compile(r"^(?:\+82[\s-]?|0)[\d\s()\-.]{7,16}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 TEST_CASE = "studio-test"  # the case id test sends are recorded under
 
@@ -53,19 +53,21 @@ def _org_story(story: CaseStory, org: str | None) -> CaseStory:
 
 def lookup(ctx: StudioContext, query: str, org: str | None) -> Found:
     """A case id, a phone number / e-mail address, or its keyed hash (64 hex digits,
-    as ``trace`` and the opt-out list show it). ``org`` limits what is shown."""
+    as ``trace`` and the opt-out list show it); a case the ledger knows wins over an
+    address of the same spelling. ``org`` limits what is shown."""
     ledger = ctx.ledger
-    if _HASH.match(query) or looks_like_address(query):
-        digest = query if _HASH.match(query) else address_hash(query, ledger.hash_key)
-        with ledger.engine.connect().execution_options(ledger_read=True) as conn:
-            ids = list(conn.execute(
-                select(notices.c.id).where(notices.c.recipient_hash == digest)
-                .order_by(notices.c.created_at.desc()).limit(200)).scalars())
-        found = [n for n in (ledger.notice(i) for i in ids) if n is not None]
-        found = [n for n in found if org is None or n.org == org]
-        return Found("hash" if _HASH.match(query) else "address", notices=found)
     story = _org_story(ledger.case_story(query), org)
-    return Found("case", story.case_id, timeline(story), story.notices, len(story.events))
+    if story.events or story.notices or not (_HASH.match(query) or looks_like_address(query)):
+        return Found("case", story.case_id, timeline(story), story.notices,
+                     len(story.events))
+    digest = query if _HASH.match(query) else address_hash(query, ledger.hash_key)
+    with ledger.engine.connect().execution_options(ledger_read=True) as conn:
+        ids = list(conn.execute(
+            select(notices.c.id).where(notices.c.recipient_hash == digest)
+            .order_by(notices.c.created_at.desc()).limit(200)).scalars())
+    found = [n for n in (ledger.notice(i) for i in ids) if n is not None]
+    found = [n for n in found if org is None or n.org == org]
+    return Found("hash" if _HASH.match(query) else "address", notices=found)
 
 
 def dead_letters(ctx: StudioContext, org: str | None,

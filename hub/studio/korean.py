@@ -55,13 +55,17 @@ _TWINS: list[_Twin] = [
                "{% if %} 에는 {% endif %}, {% block %} 에는 {% endblock %}"),
     (re.compile(r"^unexpected end of template"),
      lambda m: "템플릿이 끝났는데 닫히지 않은 태그가 있습니다"),
+    (re.compile(r"^Encountered unknown tag '(\w+)'.*innermost block that needs to be "
+                r"closed is '(\w+)'", re.S),
+     lambda m: f"문법 오류: {{% {m[2]} %}} 을(를) 닫는 {{% end{m[2]} %}} 이(가) 빠졌습니다 "
+               f"('{m[1]}' 보다 먼저 와야 합니다)"),
     (re.compile(r"^Encountered unknown tag '(\w+)'"),
      lambda m: f"알 수 없는 태그 '{m[1]}' 입니다 (철자 확인, 또는 닫는 태그의 짝 확인)"),
     (re.compile(r"^unexpected '(.+?)'"),
      lambda m: f"문법 오류: 여기에 '{m[1]}' 이(가) 올 수 없습니다 (괄호나 {{{{ }}}} 짝 확인)"),
     (re.compile(r"^expected token '(.+?)', got '(.+?)'"),
      lambda m: f"문법 오류: '{m[1]}' 이(가) 와야 하는데 '{m[2]}' 이(가) 있습니다"),
-    (re.compile(r"^no filter named '(.+?)'"),
+    (re.compile(r"^no filter named '(.+?)'", re.I),
      lambda m: f"'{m[1]}' 라는 필터가 없습니다. 쓸 수 있는 필터는 오른쪽 목록에 있습니다"),
     (re.compile(r"^unknown channel '(.+?)'"),
      lambda m: f"알 수 없는 채널 '{m[1]}' 입니다 (sms, email, push)"),

@@ -115,6 +115,9 @@ class Previewer:
         except TemplateError as exc:
             return PreviewResult(False, [in_korean(exc.reason)],
                                  unsafe=unsafe_positions(source, file.channel))
+        except RecursionError:  # Jinja's parser recurses per nesting level
+            return PreviewResult(False, [Problem(
+                "태그나 괄호가 너무 깊게 겹쳐 있습니다. 겹친 {% if %} 등을 줄여 주세요")])
         samples, sample_errors = load_samples(self.directory, file)
         result = check_compiled(compiled, file, samples, self.org_profile)
         result.errors[:0] = sample_errors
