@@ -16,6 +16,9 @@ Contract:
 * ``mask_text(text)`` finds phone numbers and e-mail addresses anywhere in free text.
   Names cannot be found in free text; they are masked where they sit in known fields,
   which ``mask_data`` does for nested mappings, sequences and dataclasses.
+* ``mask_known(text, data)`` masks free text that may quote values of ``data`` (an
+  error message about a notice): every personal value of ``data`` (names too) found in
+  ``text`` becomes its mask, then ``mask_text`` applies.
 
 Every function returns its input unchanged when it is ``None`` or empty, and never
 raises on odd input (a masking bug must not lose a log line).
@@ -33,11 +36,13 @@ __all__ = [
     "mask_data",
     "mask_email",
     "mask_field",
+    "mask_known",
     "mask_name",
     "mask_phone",
     "mask_secret",
     "mask_text",
     "mask_token",
+    "personal_values",
 ]
 
 MASK = "*"
@@ -264,3 +269,40 @@ def mask_data(value: Any, parent: str | None = None) -> Any:
     except Exception:  # masking must never lose a log line; it must not leak either
         return "<unmaskable>"
     return value
+
+
+def personal_values(data: Any, parent: str | None = None) -> dict[str, str]:
+    """Every string of nested ``data`` that masking changes (names, phones, e-mails,
+    tokens, addresses, secrets by their field; phones and e-mails inside free text),
+    mapped to its masked form."""
+    found: dict[str, str] = {}
+    stack: list[tuple[Any, str | None]] = [(data, parent)]
+    while stack:
+        node, above = stack.pop()
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if isinstance(value, str):
+                    masked = mask_field(str(key), value, above)
+                    if value and isinstance(masked, str) and masked != value:
+                        found[value] = masked
+                elif isinstance(value, Mapping | list | tuple):
+                    stack.append((value, str(key).lower()))
+        elif isinstance(node, list | tuple):
+            stack.extend((item, above) for item in node)
+    return found
+
+
+def mask_known(text: str, data: Any) -> str:
+    """``text`` (an error message) with every personal value of ``data`` it quotes
+    replaced by that value's mask, longest first, then phones and e-mails masked
+    wherever they are (:func:`mask_text`)."""
+    if not text or not isinstance(text, str):
+        return text
+    try:
+        values = personal_values(data)
+        for raw in sorted(values, key=len, reverse=True):
+            if raw in text:
+                text = text.replace(raw, values[raw])
+        return mask_text(text)
+    except Exception:  # masking must never lose a message; it must not leak either
+        return "<unmaskable>"

@@ -19,10 +19,15 @@ from hub.binding import binary_id, read_event
 from hub.consumer import Publish, Settlement, Stage
 from hub.events import EventRejected
 from hub.jobs import ATTEMPT, NOT_BEFORE, REASON, REASON_CODE, REJECTED_AT
+from hub.masking import mask_text
 from hub.rules import Rules
 from hub.topology import NOTIFY_EXCHANGE, REJECTED_QUEUE, ROUTER_QUEUE
 
 log = logging.getLogger(__name__)
+
+#: Distinct event sources that get their own metric series; later ones count as OTHER.
+MAX_SOURCES = 50
+OTHER_SOURCE = "(other)"
 
 
 class EventSink(Protocol):
@@ -56,14 +61,14 @@ class Router(Stage):
         self.max_event_bytes = max_event_bytes
         self.sink: EventSink = sink or _NoSink()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._sources: dict[str, str] = {}
 
     def route(self, body: bytes, headers: Mapping[str, Any] | None = None,
               content_type: str | None = None) -> list[Publish]:
         """The publishes one event calls for (structured or binary mode, see
         :mod:`hub.binding`); raises :class:`EventRejected`."""
         event = read_event(body, headers, content_type, max_bytes=self.max_event_bytes)
-        source = event.source if len(event.source) <= 64 else "(long)"  # bounded label
-        metrics.child(metrics.EVENTS_RECEIVED, event.type, source).inc()
+        metrics.child(metrics.EVENTS_RECEIVED, event.type, self._source_label(event.source)).inc()
         now = self.clock()
         publishes = []
         for job, rule in self.rules.jobs(event, self.address_fields):
@@ -79,6 +84,19 @@ class Router(Stage):
             log.warning("event %s (%s) calls for no notice", event.id, event.type)
         self.sink.record_event(event.raw, status="routed")
         return publishes
+
+    def _source_label(self, source: str) -> str:
+        """The metric label for an event ``source``: the first :data:`MAX_SOURCES`
+        sources seen (short, masked) keep their own series, any other is ``(other)``:
+        an upstream system sending a new source with every event must not grow the
+        metrics without bound."""
+        label = self._sources.get(source)
+        if label is None:
+            label = OTHER_SOURCE
+            if len(self._sources) < MAX_SOURCES and len(source) <= 64:
+                label = mask_text(source)
+                self._sources[source] = label
+        return label
 
     def handle(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
                redelivered: bool) -> Settlement:
@@ -103,16 +121,18 @@ class Router(Stage):
         """``hub.rejected`` keeps the message as it came (body, headers, content type:
         a binary-mode event stays replayable) with the reason added."""
         metrics.child(metrics.EVENTS_REJECTED, exc.code).inc()
-        log.warning("event rejected: %s", exc)
+        # Reasons name fields, not values; masked all the same (a key may be anything).
+        reason = mask_text(exc.reason[:1000].encode("utf-8", "backslashreplace").decode())
+        log.warning("event rejected: %s: %s", exc.code, reason)
         keep = {k: v for k, v in headers.items() if not k.startswith("x-hub-")}
         keep.update({
-            REASON: exc.reason[:1000].encode("utf-8", "backslashreplace").decode("utf-8"),
+            REASON: reason,
             REASON_CODE: exc.code,
             REJECTED_AT: self.clock().isoformat(),
         })
         event_id = _peek_id(body, headers)
         if event_id:
-            self.sink.record_event({"id": event_id}, status="rejected", reason=exc.reason)
+            self.sink.record_event({"id": event_id}, status="rejected", reason=reason)
         return Publish(exchange="", routing_key=REJECTED_QUEUE, body=body, headers=keep,
                        message_id=event_id,
                        content_type=content_type or "application/octet-stream")

@@ -38,6 +38,7 @@ from jinja2.sandbox import SecurityError
 from jinja2.utils import concat
 
 from channels import CHANNEL_NAMES
+from hub.masking import mask_known
 from hub.templates import budget, sizing
 from hub.templates.environment import Environments, NoticeSandbox
 from hub.templates.errors import TemplateBudgetError, TemplateError
@@ -263,7 +264,11 @@ def render_compiled(compiled: CompiledTemplate, context: Mapping[str, Any],
                 raise TemplateBudgetError(
                     f"{where}over the template budget: {exceeded}", compiled.path
                 ) from None
-            raise TemplateError(where + _describe(exc), compiled.path) from None
+            # Masked at the source: Python's and Jinja's messages quote values (a dict
+            # key, an unparsable date), and this reason travels to headers, status
+            # events, the ledger and logs.
+            reason = mask_known(_describe(exc), context)
+            raise TemplateError(where + reason, compiled.path) from None
     channel = compiled.channel
     if channel == "sms":
         return _sms(compiled, parts)

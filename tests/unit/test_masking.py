@@ -205,3 +205,13 @@ def test_mask_data_reads_dataclasses() -> None:
 )
 def test_mask_field_by_key(key: str, value: object, expected: object) -> None:
     assert mask_field(key, value) == expected
+
+
+def test_mask_known_masks_the_values_of_the_data_an_error_quotes() -> None:
+    from hub.masking import mask_known
+    data = {"recipient": {"name": "홍길동", "phone": "010-1234-5678"},
+            "org": {"name": "구미시"}, "case": {"officer": {"name": "남궁민수"}}}
+    text = "no field '홍길동' here; 남궁민수 called 01012345678; 구미시 stays"
+    assert mask_known(text, data) == \
+        "no field '홍*동' here; 남궁*수 called 010-****-5678; 구미시 stays"
+    assert mask_known("", data) == ""
