@@ -33,10 +33,17 @@ same text); only an invalid recipient number stops the chain.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from channels.base import JobContext, LookupResult, Message, PermanentError, Receipt
+from channels.base import (
+    JobContext,
+    LookupResult,
+    Message,
+    PermanentError,
+    Receipt,
+    SendError,
+)
 from channels.httpapi import HttpProvider, digits
 from channels.results import CREDENTIALS, PERMANENT, SENT, TRANSIENT, CodeTable, Row
 from channels.sms.nhn import kst_range, nhn_error, nhn_header
@@ -247,7 +254,7 @@ class NhnAlimtalk(HttpProvider):
         result = results[0] if results and isinstance(results[0], Mapping) else {}
         header_code = str(header.get("resultCode", ""))
         if response.status_code < 400 and header_code == DUPLICATE_REQUEST:
-            return Receipt(self.name, None, {"template_code": code, "duplicate": True})
+            return self._duplicate(message, code)
         if header_code == ALL_RECIPIENTS_FAILED and result.get("resultCode") not in (None, 0):
             error = nhn_error(self.codes, self.name, result.get("resultCode"),
                               result.get("resultMessage"))
@@ -264,6 +271,18 @@ class NhnAlimtalk(HttpProvider):
             str(request_id) if request_id else None,
             {"template_code": code, "recipient_seq": result.get("recipientSeq")},
         )
+
+    def _duplicate(self, message: Message, code: str) -> Receipt:
+        """-1005: NHN took this notice within the last 10 minutes (a retry after a lost
+        answer). Its request id comes from a look-up when NHN answers one."""
+        detail: dict[str, Any] = {"template_code": code, "duplicate": True}
+        try:
+            found = self.lookup(message.notification_id,
+                                datetime.now(UTC) - timedelta(minutes=15))
+        except SendError:
+            found = None
+        return Receipt(self.name, found.message_id if found and found.accepted else None,
+                       detail)
 
     def lookup(self, notification_id: str, sent_after: datetime) -> LookupResult | None:
         """The 알림톡 sent for ``notification_id`` (``recipientGroupingKey``)."""

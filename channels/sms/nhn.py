@@ -25,7 +25,7 @@ Host: ``https://sms.api.nhncloudservice.com`` (NHN's documented domain since
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -153,6 +153,8 @@ def kst_range(sent_after: datetime, *, fmt: str, days: int = 30) -> tuple[str, s
     """A request-date range for NHN's list APIs (Korea time): from ``sent_after`` less
     five minutes of clock skew to a minute from now, at most ``days`` long."""
     now = datetime.now(KST)
+    if sent_after.tzinfo is None:  # the ledger's times are UTC
+        sent_after = sent_after.replace(tzinfo=UTC)
     start = sent_after.astimezone(KST) - timedelta(minutes=5)
     start = max(start, now - timedelta(days=days) + timedelta(minutes=2))
     end = now + timedelta(minutes=1)

@@ -183,16 +183,22 @@ class NaverSens(HttpProvider):
         request_id = self.record.find(notification_id, sent_after)
         if request_id is None:
             return None  # SENS cannot be searched by our id: cannot tell
-        service_id = self.require("service_id")
-        response = self._get(f"/sms/v2/services/{service_id}/messages",
-                             {"requestId": request_id})
+        # SENS answered 202 for it: the message was accepted whatever the list says now;
+        # SENS's own view of it is added for operators when it answers.
+        detail: dict[str, Any] = {"source": "local record"}
+        try:
+            service_id = self.require("service_id")
+            response = self._get(f"/sms/v2/services/{service_id}/messages",
+                                 {"requestId": request_id})
+        except SendError as exc:
+            detail["sens"] = exc.reason
+            return LookupResult(True, self.name, request_id, detail)
         body = self.json_body(response)
-        detail: dict[str, Any] = {"status_code": response.status_code}
+        detail["status_code"] = response.status_code
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
         if response.status_code == 200 and messages:
             first = messages[0] if isinstance(messages[0], Mapping) else {}
             detail.update(status=first.get("status"), status_name=first.get("statusName"))
-        # SENS answered 202 for it: the message was accepted whatever the list says now.
         return LookupResult(True, self.name, request_id, detail)
 
     def check(self, senders: Sequence[str]) -> str:

@@ -23,6 +23,7 @@ from tests.providers.fakes import (
     AlimtalkFake,
     NhnSmsFake,
     SensFake,
+    Tripwire,
 )
 from tests.providers.fixtures import FROM_ADDRESS, AwsWorld, ProviderCase, SmtpServer
 
@@ -217,7 +218,18 @@ def test_alimtalk_sends_the_notification_id_as_idempotency_key_and_reads_1005_as
     # a second attempt of the same notice (a retry after a lost answer) is not sent again
     again = provider.send(message)
     assert again.detail.get("duplicate") is True
+    assert again.message_id == first.message_id  # found by the look-up
     assert len(alimtalk_fake.accepted) == 1
+
+
+def test_sens_lookup_trusts_its_record_when_sens_cannot_be_asked(
+    sens_case: ProviderCase, tripwire: Tripwire
+) -> None:
+    message = sens_case.message()
+    receipt = sens_case.provider().send(message)
+    unreachable = sens_case.provider_at(tripwire.port)
+    found = unreachable.lookup(message.notification_id, a_minute_ago())
+    assert found is not None and found.accepted and found.message_id == receipt.message_id
 
 
 # --------------------------------------------------------------------------- look-ups
