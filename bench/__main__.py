@@ -1,23 +1,29 @@
-"""``python -m bench`` (full, a few minutes) or ``python -m bench --quick`` (under a
-minute): every scenario on the local RabbitMQ, each in a fresh vhost; prints a table
-and writes ``bench/results/latest.json``.
+"""``python -m bench`` (full; tens of minutes) or ``python -m bench --quick`` (under two
+minutes): the hub against peers with the same guarantees, every scenario ``--repeat``
+times (3) in interleaved rounds, medians with their spread; prints a table and writes
+``bench/results/latest.json``.
 
 Scenarios (see each module for exactly what runs where):
 
-* ``ceiling``: :mod:`bench.ceiling`, a bare kombu consumer that decodes and acks;
-* ``hub_0ms``, ``hub_50ms``: :mod:`bench.hub_e2e`, router + 3 channel workers, provider
-  at 0 / 50 ms;
-* ``celery_50ms``: :mod:`bench.celery_baseline`, 3 Celery workers, threads pool, 50 ms;
-  ``celery_50ms_acks_late``: the same acking after the send, as the hub does;
-* ``producer``: :mod:`bench.publishing`, the hub's producer vs kombu confirming each;
-* ``steady``: :mod:`bench.steady`, p50/p95/p99 publish → provider call at 1,000/s;
-* ``memory``: :mod:`bench.memory`, worker RSS with 100,000 jobs waiting;
-* ``stages`` (``--stages``): :mod:`bench.stages`, router alone and worker alone.
+* ``hub_0ms``, ``null_hub_0ms``: :mod:`bench.peers`, the hub and the null hub (same
+  topology and processes, stages that only pass messages on), provider at 0 ms;
+* ``hub_50ms``, ``celery_equal_50ms``, ``celery_50ms``, ``celery_acks_late_50ms``,
+  ``pika_50ms``: the hub, Celery with the hub's guarantees and work, Celery as usually
+  run (early ack / ``acks_late``), a plain pika consumer doing the hub's work; provider
+  at 50 ms;
+* ``producer``: :mod:`bench.publishing`, the hub's producer vs a pipelined pika
+  publisher at batch sizes 1, 10, 100, all; kombu with a confirm per message;
+* ``latency``: :mod:`bench.latency`, rate sweep without coordinated omission, hub and
+  Celery-equal: the highest rate whose p99 (scheduled time → provider call) ≤ 250 ms;
+* ``drain``: :mod:`bench.drain`, time to drain a 100,000-notice backlog, worker RSS;
+* ``recovery``: :mod:`bench.recovery`, a private RabbitMQ node restarted under load:
+  time to the first delivery and to 90 % of the rate before.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import subprocess
 import sys
@@ -29,44 +35,48 @@ from pathlib import Path
 from typing import Any
 
 from bench import broker, procs
+from bench.stats import dig, interleaved, median_spread, paired_ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-#: (key, target, comparison) of every headline figure.
+#: Goals (issue 11, read from medians): key -> (target, comparison).
 TARGETS: dict[str, tuple[float, str]] = {
-    "hub_per_s_50ms": (3000, ">="),
-    "ratio_vs_celery_50ms": (3.0, ">="),
-    "ratio_vs_ceiling_0ms": (0.40, ">="),
+    "ratio_vs_celery_equal_50ms": (2.0, ">="),
+    "ratio_vs_celery_50ms": (1.0, ">="),
+    "ratio_vs_null_hub_0ms": (0.5, ">="),
+    "max_rate_p99_250ms": (1000, ">="),
+    "cpu_ms_per_notice_0ms": (0.67, "<="),
+    "ratio_producer_vs_pika_pipelined": (1.0, ">="),
     "producer_confirmed_per_s": (8000, ">="),
-    "p99_ms_at_1000": (250, "<="),
     "worker_rss_mb_backlog": (200, "<="),
 }
 
 SIZES: dict[str, dict[str, Any]] = {
-    "full": {
-        "ceiling": {"messages": 30000},
-        "hub_0ms": {"events": 6000},
-        "hub_50ms": {"events": 6000},
-        "celery_50ms": {"events": 6000},
-        "producer": {"hub_events": 30000, "kombu_events": 5000},
-        "steady": {"seconds": 20.0, "warmup": 3.0},
-        "memory": {"backlog": 100_000, "seconds": 20.0},
-        "stages": {"router_events": 6000, "worker_jobs": 15000},
-    },
-    "quick": {
-        "ceiling": {"messages": 8000},
-        "hub_0ms": {"events": 800},
-        "hub_50ms": {"events": 800},
-        "celery_50ms": {"events": 800},
-        "producer": {"hub_events": 8000, "kombu_events": 1000},
-        "steady": {"seconds": 4.0, "warmup": 1.0},
-        "memory": {"backlog": 30_000, "seconds": 5.0},
-        "stages": {"router_events": 1500, "worker_jobs": 3000},
-    },
+    "full": {"events_0ms": 5000, "events_50ms": 5000, "producer_seconds": 10.0,
+             "kombu_seconds": 3.0, "latency_seconds": 10.0, "latency_warmup": 2.0,
+             "latency_rates": [250, 500, 750, 1000, 1250, 1500, 2000],
+             "drain_backlog": 100_000, "recovery_backlog": 30_000, "slow_repeat": 3},
+    "quick": {"events_0ms": 300, "events_50ms": 300, "producer_seconds": 0.4,
+              "kombu_seconds": 0.4, "latency_seconds": 2.0, "latency_warmup": 0.5,
+              "latency_rates": [300, 800], "drain_backlog": 5000,
+              "recovery_backlog": 4000, "slow_repeat": 1},
 }
 
+#: scenario -> peer of bench.peers and provider latency
+THROUGHPUT: dict[str, tuple[str, float]] = {
+    "hub_0ms": ("hub", 0.0),
+    "null_hub_0ms": ("null_hub", 0.0),
+    "hub_50ms": ("hub", 50.0),
+    "celery_equal_50ms": ("celery_equal", 50.0),
+    "celery_50ms": ("celery", 50.0),
+    "celery_acks_late_50ms": ("celery_acks_late", 50.0),
+    "pika_50ms": ("pika", 50.0),
+}
+#: run once per round, in rounds < slow_repeat only (each takes long)
+SLOW = ("latency", "drain", "recovery")
 
-def background_cpu(seconds: float = 2.0) -> float:
+
+def background_cpu(seconds: float = 1.0) -> float:
     """Share of the machine's CPU busy while the benchmark is idle (other work)."""
     b0, t0 = procs.total_cpu_busy()
     time.sleep(seconds)
@@ -84,73 +94,103 @@ def git_commit() -> str:
 
 
 def scenarios(sizes: dict[str, Any], args: argparse.Namespace) -> dict[str, Callable[[], Any]]:
-    from bench import (
-        ceiling,
-        celery_baseline,
-        hub_e2e,
-        memory,
-        publishing,
-        stages,
-        steady,
-    )
+    from bench import peers, publishing
 
     c, p = args.concurrency, args.prefetch
+
+    def throughput(peer: str, ms: float) -> Callable[[], Any]:
+        events = sizes["events_0ms" if ms == 0 else "events_50ms"]
+        return lambda: peers.run(peer, latency_ms=ms, events=events, concurrency=c,
+                                 prefetch=p)
+
     table: dict[str, Callable[[], Any]] = {
-        "ceiling": lambda: ceiling.run(messages=sizes["ceiling"]["messages"], prefetch=p),
-        "hub_0ms": lambda: hub_e2e.run(latency_ms=0, events=sizes["hub_0ms"]["events"],
-                                       concurrency=c, prefetch=p),
-        "hub_50ms": lambda: hub_e2e.run(latency_ms=50, events=sizes["hub_50ms"]["events"],
-                                        concurrency=c, prefetch=p),
-        "celery_50ms": lambda: celery_baseline.run(
-            latency_ms=50, events=sizes["celery_50ms"]["events"], concurrency=c),
-        "celery_50ms_acks_late": lambda: celery_baseline.run(
-            latency_ms=50, events=sizes["celery_50ms"]["events"], concurrency=c,
-            acks_late=True),
-        "producer": lambda: publishing.run(**sizes["producer"]),
-        "steady": lambda: steady.run(rate=1000, latency_ms=50, concurrency=c, prefetch=p,
-                                     **sizes["steady"]),
-        "memory": lambda: memory.run(latency_ms=50, concurrency=c, prefetch=p,
-                                     **sizes["memory"]),
+        name: throughput(peer, ms) for name, (peer, ms) in THROUGHPUT.items()}
+    table["producer"] = lambda: publishing.run(seconds=sizes["producer_seconds"],
+                                               kombu_seconds=sizes["kombu_seconds"])
+    optional = {
+        "latency": ("bench.latency", lambda m: m.run(
+            rates=sizes["latency_rates"], seconds=sizes["latency_seconds"],
+            warmup=sizes["latency_warmup"], concurrency=c, prefetch=p)),
+        "drain": ("bench.drain", lambda m: m.run(backlog=sizes["drain_backlog"],
+                                                 concurrency=c, prefetch=p)),
+        "recovery": ("bench.recovery", lambda m: m.run(backlog=sizes["recovery_backlog"],
+                                                       concurrency=c, prefetch=p)),
     }
-    if args.stages:
-        table["stages"] = lambda: {
-            "router_alone": stages.router_alone(events=sizes["stages"]["router_events"]),
-            "worker_alone_0ms": stages.worker_alone(jobs=sizes["stages"]["worker_jobs"],
-                                                    concurrency=c, prefetch=p),
-        }
+    for name, (module, call) in optional.items():
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        table[name] = lambda call=call, mod=mod: call(mod)  # type: ignore[misc]
     return table
 
 
-def headline(results: dict[str, Any]) -> dict[str, Any]:
-    def get(scenario: str, *path: str) -> Any:
-        node = results.get(scenario)
-        for key in path:
-            if not isinstance(node, dict):
-                return None
-            node = node.get(key)
-        return node
+def values(runs: dict[str, list[dict[str, Any]]], scenario: str, path: str) -> list[Any]:
+    """``path`` of every round of ``scenario`` (None where a round failed or is missing)."""
+    return [None if "error" in r else dig(r, path) for r in runs.get(scenario, [])]
 
-    def ratio(a: Any, b: Any) -> float | None:
-        return round(a / b, 3) if a and b else None
 
-    out = {
-        "hub_per_s_50ms": get("hub_50ms", "per_s"),
-        "celery_per_s_50ms": get("celery_50ms", "per_s"),
-        "celery_acks_late_per_s_50ms": get("celery_50ms_acks_late", "per_s"),
-        "hub_per_s_0ms": get("hub_0ms", "per_s"),
-        "ceiling_per_s": get("ceiling", "per_s"),
-        "producer_confirmed_per_s": get("producer", "hub", "per_s"),
-        "kombu_confirmed_per_s": get("producer", "kombu", "per_s"),
-        "p50_ms_at_1000": get("steady", "p50_ms"),
-        "p95_ms_at_1000": get("steady", "p95_ms"),
-        "p99_ms_at_1000": get("steady", "p99_ms"),
-        "worker_rss_mb_backlog": get("memory", "rss_mb_peak"),
-        "worker_rss_backlog_jobs": get("memory", "backlog"),
-    }
-    out["ratio_vs_celery_50ms"] = ratio(out["hub_per_s_50ms"], out["celery_per_s_50ms"])
-    out["ratio_vs_ceiling_0ms"] = ratio(out["hub_per_s_0ms"], out["ceiling_per_s"])
-    out["producer_vs_kombu"] = ratio(out["producer_confirmed_per_s"],
-                                     out["kombu_confirmed_per_s"])
+def headline(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def put(key: str, vals: list[Any], digits: int = 1) -> None:
+        med, spread = median_spread(vals)
+        out[key] = None if med is None else round(med, digits)
+        out[f"{key}_spread"] = None if spread is None else round(spread, digits)
+
+    def put_ratio(key: str, a: list[Any], b: list[Any]) -> None:
+        med, spread = paired_ratio(a, b)
+        out[key] = None if med is None else round(med, 3)
+        out[f"{key}_spread"] = None if spread is None else round(spread, 3)
+
+    per_s = {name: values(runs, name, "per_s") for name in THROUGHPUT}
+    celery_best = [max((x for x in pair if x), default=None) for pair in
+                   zip(per_s["celery_50ms"], per_s["celery_acks_late_50ms"], strict=False)]
+    put("hub_per_s_50ms", per_s["hub_50ms"])
+    put("celery_equal_per_s_50ms", per_s["celery_equal_50ms"])
+    put("celery_per_s_50ms", celery_best)
+    put("celery_early_ack_per_s_50ms", per_s["celery_50ms"])
+    put("celery_acks_late_per_s_50ms", per_s["celery_acks_late_50ms"])
+    put("pika_per_s_50ms", per_s["pika_50ms"])
+    put("hub_per_s_0ms", per_s["hub_0ms"])
+    put("null_hub_per_s_0ms", per_s["null_hub_0ms"])
+    put_ratio("ratio_vs_celery_equal_50ms", per_s["hub_50ms"], per_s["celery_equal_50ms"])
+    put_ratio("ratio_vs_celery_50ms", per_s["hub_50ms"], celery_best)
+    put_ratio("ratio_vs_pika_50ms", per_s["hub_50ms"], per_s["pika_50ms"])
+    put_ratio("ratio_vs_null_hub_0ms", per_s["hub_0ms"], per_s["null_hub_0ms"])
+    for key, scenario in (("cpu_ms_per_notice_0ms", "hub_0ms"),
+                          ("null_hub_cpu_ms_per_notice_0ms", "null_hub_0ms"),
+                          ("cpu_ms_per_notice_50ms", "hub_50ms"),
+                          ("celery_equal_cpu_ms_per_notice_50ms", "celery_equal_50ms"),
+                          ("pika_cpu_ms_per_notice_50ms", "pika_50ms")):
+        put(key, values(runs, scenario, "cpu_ms_per_notice_total"), 3)
+
+    hub_best = values(runs, "producer", "hub.best.per_s")
+    pika_best = values(runs, "producer", "pika.best.per_s")
+    put("producer_confirmed_per_s", values(runs, "producer", "hub.all.per_s"))
+    put("producer_best_per_s", hub_best)
+    put("pika_pipelined_per_s", pika_best)
+    put_ratio("ratio_producer_vs_pika_pipelined", hub_best, pika_best)
+    put("kombu_confirmed_per_s", values(runs, "producer", "kombu_per_message.per_s"))
+    put_ratio("producer_vs_kombu", values(runs, "producer", "hub.all.per_s"),
+              values(runs, "producer", "kombu_per_message.per_s"))
+    for batch in ("1", "10", "100", "all"):
+        put(f"producer_per_s_batch_{batch}", values(runs, "producer", f"hub.{batch}.per_s"))
+        put(f"pika_pipelined_per_s_batch_{batch}",
+            values(runs, "producer", f"pika.{batch}.per_s"))
+
+    put("max_rate_p99_250ms", values(runs, "latency", "hub.max_rate_p99_250ms"), 0)
+    put("celery_equal_max_rate_p99_250ms",
+        values(runs, "latency", "celery_equal.max_rate_p99_250ms"), 0)
+    put_ratio("ratio_max_rate_vs_celery_equal", values(runs, "latency", "hub.max_rate_p99_250ms"),
+              values(runs, "latency", "celery_equal.max_rate_p99_250ms"))
+    for q in ("p50", "p95", "p99"):
+        put(f"{q}_ms_at_1000", values(runs, "latency", f"hub.at_1000.{q}_ms"))
+    put("drain_100k_seconds", values(runs, "drain", "seconds"), 2)
+    put("drain_per_s", values(runs, "drain", "per_s"))
+    put("worker_rss_mb_backlog", values(runs, "drain", "rss_mb_peak"))
+    put("recovery_seconds", values(runs, "recovery", "to_90_percent_s"), 2)
+    put("recovery_first_delivery_seconds", values(runs, "recovery", "first_delivery_s"), 2)
     return out
 
 
@@ -162,104 +202,142 @@ def verdicts(head: dict[str, Any]) -> dict[str, bool | None]:
     return out
 
 
-ROWS: tuple[tuple[str, str, str], ...] = (
-    ("hub_per_s_50ms", "hub e2e, provider 50 ms (notices/s)", "{:,.0f}"),
-    ("celery_per_s_50ms", "celery baseline, 50 ms (notices/s)", "{:,.0f}"),
-    ("celery_acks_late_per_s_50ms", "celery, acks_late, 50 ms (notices/s)", "{:,.0f}"),
-    ("ratio_vs_celery_50ms", "hub / celery at 50 ms", "{:.2f}x"),
-    ("hub_per_s_0ms", "hub e2e, provider 0 ms (notices/s)", "{:,.0f}"),
-    ("ceiling_per_s", "ceiling: kombu decode+ack (msg/s)", "{:,.0f}"),
-    ("ratio_vs_ceiling_0ms", "hub 0 ms / ceiling", "{:.0%}"),
-    ("producer_confirmed_per_s", "hub producer, confirms (events/s)", "{:,.0f}"),
-    ("kombu_confirmed_per_s", "kombu, confirm per message (events/s)", "{:,.0f}"),
-    ("p50_ms_at_1000", "p50 publish->provider at 1,000/s (ms)", "{:,.0f}"),
-    ("p95_ms_at_1000", "p95 at 1,000/s (ms)", "{:,.0f}"),
-    ("p99_ms_at_1000", "p99 at 1,000/s (ms)", "{:,.0f}"),
-    ("worker_rss_mb_backlog", "worker RSS, {jobs} jobs waiting (MiB)", "{:,.0f}"),
+#: (figure, hub key, peer name, peer key, ratio key, format)
+ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("notices/s, provider 50 ms", "hub_per_s_50ms", "celery-equal",
+     "celery_equal_per_s_50ms", "ratio_vs_celery_equal_50ms", "{:,.0f}"),
+    ("notices/s, provider 50 ms", "hub_per_s_50ms", "celery (faster mode)",
+     "celery_per_s_50ms", "ratio_vs_celery_50ms", "{:,.0f}"),
+    ("notices/s, provider 50 ms", "hub_per_s_50ms", "pika consumer",
+     "pika_per_s_50ms", "ratio_vs_pika_50ms", "{:,.0f}"),
+    ("notices/s, provider 0 ms", "hub_per_s_0ms", "null hub",
+     "null_hub_per_s_0ms", "ratio_vs_null_hub_0ms", "{:,.0f}"),
+    ("CPU ms/notice, all processes, 0 ms", "cpu_ms_per_notice_0ms", "null hub",
+     "null_hub_cpu_ms_per_notice_0ms", "", "{:.3f}"),
+    ("CPU ms/notice, all processes, 50 ms", "cpu_ms_per_notice_50ms", "celery-equal",
+     "celery_equal_cpu_ms_per_notice_50ms", "", "{:.3f}"),
+    ("events/s confirmed, best batch", "producer_best_per_s", "pika pipelined",
+     "pika_pipelined_per_s", "ratio_producer_vs_pika_pipelined", "{:,.0f}"),
+    ("events/s confirmed, one batch", "producer_confirmed_per_s", "kombu confirm/msg",
+     "kombu_confirmed_per_s", "producer_vs_kombu", "{:,.0f}"),
+    ("max events/s with p99 <= 250 ms", "max_rate_p99_250ms", "celery-equal",
+     "celery_equal_max_rate_p99_250ms", "ratio_max_rate_vs_celery_equal", "{:,.0f}"),
+    ("p99 ms at 1,000 events/s", "p99_ms_at_1000", "", "", "", "{:,.0f}"),
+    ("drain 100k-notice backlog, s", "drain_100k_seconds", "", "", "", "{:,.1f}"),
+    ("worker RSS during the drain, MiB", "worker_rss_mb_backlog", "", "", "", "{:,.0f}"),
+    ("broker restart -> 90 % rate, s", "recovery_seconds", "", "", "", "{:,.1f}"),
+    ("broker restart -> first delivery, s", "recovery_first_delivery_seconds", "", "", "",
+     "{:,.1f}"),
 )
 
 
+def _fmt(value: Any, fmt: str) -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
 def table(head: dict[str, Any], ok: dict[str, bool | None]) -> str:
-    lines = [f"{'figure':<42} {'value':>12}  {'target':>10}  result", "-" * 76]
-    for key, label, fmt in ROWS:
-        value = head.get(key)
-        shown = "n/a" if value is None else fmt.format(value)
-        target = ""
-        if key in TARGETS:
-            t, op = TARGETS[key]
-            target = f"{op} {fmt.format(t)}"
-        verdict = {True: "meets", False: "MISSES", None: ""}[ok.get(key)]
-        label = label.format(jobs=f"{head.get('worker_rss_backlog_jobs') or 0:,}")
-        lines.append(f"{label:<42} {shown:>12}  {target:>10}  {verdict}")
+    lines = [f"{'figure':<37} {'hub':>8} {'±':>6}  {'peer':<20} {'peer':>8} {'±':>6} "
+             f"{'ratio':>6} {'±':>5}  target", "-" * 118]
+    for label, hub_key, peer, peer_key, ratio_key, fmt in ROWS:
+        cols = [f"{label:<37}", f"{_fmt(head.get(hub_key), fmt):>8}",
+                f"{_fmt(head.get(hub_key + '_spread'), fmt):>6}", f" {peer:<20}",
+                f"{_fmt(head.get(peer_key), fmt) if peer_key else '':>8}",
+                f"{_fmt(head.get(peer_key + '_spread'), fmt) if peer_key else '':>6}",
+                f"{_fmt(head.get(ratio_key), '{:.2f}') if ratio_key else '':>6}",
+                f"{_fmt(head.get(ratio_key + '_spread'), '{:.2f}') if ratio_key else '':>5}"]
+        goal = ""
+        for key in (ratio_key, hub_key):
+            if key in TARGETS:
+                t, op = TARGETS[key]
+                verdict = {True: "meets", False: "MISSES", None: ""}[ok.get(key)]
+                goal = f"{op} {t:g} {verdict}"
+                break
+        lines.append(" ".join(cols) + f"  {goal}")
+    lines.append("± = spread (max - min over the rounds); ratio = median of the per-round "
+                 "ratios (each round's pair ran back to back)")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes (< 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (< 2 minutes)")
     parser.add_argument("--only", nargs="+", metavar="SCENARIO",
                         help="run only these scenarios (see the list above)")
-    parser.add_argument("--stages", action="store_true",
-                        help="also run router alone / worker alone (diagnosis)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds of every scenario, interleaved (3)")
     parser.add_argument("--concurrency", type=int, default=128,
-                        help="sends in flight per worker, hub and celery (128)")
-    parser.add_argument("--prefetch", type=int, default=256, help="hub prefetch (256)")
+                        help="sends in flight per worker, hub and peers (128)")
+    parser.add_argument("--prefetch", type=int, default=256, help="prefetch per worker (256)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
 
     mode = "quick" if args.quick else "full"
     sizes = SIZES[mode]
     table_of = scenarios(sizes, args)
-    chosen = args.only or [s for s in table_of
-                           if not (args.quick and s == "celery_50ms_acks_late")]
+    chosen = args.only or list(table_of)
     unknown = [s for s in chosen if s not in table_of]
     if unknown:
         parser.error(f"unknown scenario(s) {unknown}; known: {', '.join(table_of)}")
+    slow_repeat = min(args.repeat, sizes["slow_repeat"])
 
     started = time.monotonic()
     info = {**procs.machine_info(), **broker.broker_info(),
             "background_cpu_busy_before": background_cpu()}
-    results: dict[str, Any] = {}
-    for name in chosen:
-        print(f"-- {name} ...", file=sys.stderr, flush=True)
+    info["broker_before"] = broker.identity()
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
+    for rnd, name in interleaved(chosen, args.repeat):
+        if name in SLOW and rnd >= slow_repeat:
+            continue
+        print(f"-- round {rnd + 1}/{args.repeat}: {name} (load {procs.loadavg()[0]:.2f}) ...",
+              file=sys.stderr, flush=True)
         t0 = time.monotonic()
-        load = procs.loadavg()
+        load, before = procs.loadavg(), broker.identity()
         try:
-            results[name] = table_of[name]()
-        except Exception as exc:  # one failed scenario must not hide the others
+            result = table_of[name]()
+        except Exception as exc:  # one failed run must not hide the others
             traceback.print_exc()
-            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-        if isinstance(results[name], dict):
-            results[name]["loadavg_before"] = load
-            results[name]["wall_seconds"] = round(time.monotonic() - t0, 1)
-        print(f"   {name}: {json.dumps(results[name], ensure_ascii=False)[:400]}",
+            result = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+        after = broker.identity()
+        result.update({"round": rnd + 1, "loadavg_before": load, "loadavg_after": procs.loadavg(),
+                       "broker_before": before, "broker_after": after,
+                       "broker_restarted": before.get("pid") != after.get("pid"),
+                       "wall_seconds_total": round(time.monotonic() - t0, 1)})
+        runs[name].append(result)
+        print(f"   {name}: {json.dumps(result, ensure_ascii=False)[:300]}",
               file=sys.stderr, flush=True)
     info["background_cpu_busy_after"] = background_cpu()
     info["loadavg_at_end"] = procs.loadavg()
+    info["broker_after"] = broker.identity()
 
-    head = headline(results)
+    head = headline(runs)
     ok = verdicts(head)
     document = {
         **head,
         "targets": {k: f"{op} {t}" for k, (t, op) in TARGETS.items()},
         "meets": ok,
         "mode": mode,
+        "repeat": args.repeat,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "duration_s": round(time.monotonic() - started, 1),
         "machine": info,
         "settings": {"concurrency": args.concurrency, "prefetch": args.prefetch,
-                     "sizes": {k: v for k, v in sizes.items() if k in chosen}},
-        "scenarios": results,
+                     "sizes": sizes},
+        "runs": runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
     print(table(head, ok))
-    print(f"\n{mode} run in {document['duration_s']} s on {info.get('cpus')} CPUs "
-          f"({info.get('cpu_model')}); machine busy with other work: "
+    restarted = any(r.get("broker_restarted") for rs in runs.values() for r in rs)
+    print(f"\n{mode} run, {args.repeat} rounds, in {document['duration_s']} s on "
+          f"{info.get('cpus')} CPUs ({info.get('cpu_model')}); load average "
+          f"{info['loadavg_at_start'][0]:.2f} at the start, {info['loadavg_at_end'][0]:.2f} "
+          f"at the end; machine busy with other work: "
           f"{info['background_cpu_busy_before']:.0%} before, "
-          f"{info['background_cpu_busy_after']:.0%} after; results in {args.out}")
+          f"{info['background_cpu_busy_after']:.0%} after; broker pid "
+          f"{info['broker_before'].get('pid')} -> {info['broker_after'].get('pid')}"
+          f"{' (RESTARTED during the run)' if restarted else ''}; results in {args.out}")
     return 0
 
 

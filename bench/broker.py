@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from kombu import Connection
@@ -93,10 +93,14 @@ def queue_depth(url: str, queue: str) -> tuple[int, int]:
 
 
 def wait_for_consumers(url: str, queues: dict[str, int], timeout: float = 60.0,
-                       interval: float = 0.2) -> None:
-    """Until each queue has at least its number of consumers."""
+                       interval: float = 0.2,
+                       check: Callable[[], None] | None = None) -> None:
+    """Until each queue has at least its number of consumers (``check`` each round:
+    raise to abort, e.g. when a process died)."""
     deadline = time.monotonic() + timeout
     while True:
+        if check is not None:
+            check()
         missing = {q: n for q, n in queues.items() if queue_depth(url, q)[1] < n}
         if not missing:
             return
@@ -118,6 +122,11 @@ def broker_info() -> dict[str, str]:
     return info
 
 
+#: In the home folder of the benchmark's private RabbitMQ nodes (bench.private_broker),
+#: which are not "the broker" of the other scenarios.
+PRIVATE_MARK = b"minwon-bench-rabbit"
+
+
 def beam_pids() -> list[int]:
     """Process ids of the broker's Erlang VM (not of ``rabbitmqctl``, which runs one
     too), to sample its CPU use."""
@@ -130,7 +139,8 @@ def beam_pids() -> list[int]:
                 cmdline = fh.read()
         except OSError:
             continue
-        if b"beam" in cmdline.split(b"\0", 1)[0] and b"rabbit\0boot" in cmdline:
+        if b"beam" in cmdline.split(b"\0", 1)[0] and b"rabbit\0boot" in cmdline \
+                and PRIVATE_MARK not in cmdline:
             pids.append(int(entry))
     return pids
 
@@ -145,3 +155,35 @@ def declare_topology(url: str, channels: tuple[str, ...] = ("sms", "email", "pus
     topology = Topology.build(channels, config["retry"]["tiers"], quorum_queues=quorum)
     with Connection(url, connect_timeout=10) as conn:
         topology.declare(conn.channel())
+
+
+def identity() -> dict[str, object]:
+    """The broker's Erlang VM: pid and uptime in seconds (a restart during a run shows
+    as a new pid or a smaller uptime)."""
+    from bench.procs import started_at
+
+    pids = sorted(beam_pids())
+    if not pids:
+        return {"pid": None, "uptime_s": None}
+    start = started_at(pids[0])
+    return {"pid": pids[0], "uptime_s": round(time.time() - start, 1) if start else None}
+
+
+STATUS_QUEUE = "bench.status"
+
+
+def bind_status_queue(url: str, *, quorum: bool = True) -> None:
+    """A queue bound to ``minwon.notifications`` (every status event), as an upstream
+    system would have, so status events cost the broker what they cost in production.
+    Nobody consumes it during the run; it goes with the vhost."""
+    from kombu import Exchange, Queue
+
+    from hub.topology import STATUS_EXCHANGE
+
+    args = {"x-queue-type": "quorum"} if quorum else {}
+    with Connection(url, connect_timeout=10) as conn:
+        channel = conn.channel()
+        exchange = Exchange(STATUS_EXCHANGE, "topic", durable=True)
+        exchange.declare(channel=channel)
+        Queue(STATUS_QUEUE, exchange, routing_key="#", durable=True,
+              queue_arguments=args).declare(channel=channel)

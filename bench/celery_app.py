@@ -13,8 +13,11 @@ Configured from the environment (each worker process reads it at import):
 folder; default the shipped one).
 
 Run as ``celery -A bench.celery_app worker -P threads -c 128 -Q bench.sms``.
-Celery's own defaults otherwise (early ack, prefetch multiplier 4);
-``BENCH_CELERY_ACKS_LATE=1`` acks after the task (``task_acks_late``).
+Celery's own defaults otherwise (early ack, prefetch multiplier 4, classic queues, no
+publisher confirms); ``BENCH_CELERY_ACKS_LATE=1`` acks after the task
+(``task_acks_late``). Every worker process waits at the start barrier
+(:mod:`bench.barrier`) until all are up. :mod:`bench.celery_equal` is the peer with the
+hub's guarantees and work.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import threading
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_init
 
 from channels.base import Message
 from channels.latency import LatencyProvider
@@ -44,6 +48,16 @@ app.conf.update(
     # BENCH_CELERY_ACKS_LATE=1: ack after the task ran (the hub's guarantee), not on receipt
     task_acks_late=os.environ.get("BENCH_CELERY_ACKS_LATE", "") == "1",
 )
+
+
+
+@worker_init.connect
+def _start_barrier(**_: Any) -> None:
+    """Held until every worker process of the run is up (``BENCH_BARRIER``)."""
+    from bench.barrier import wait_at_barrier
+
+    wait_at_barrier()
+
 
 _state: dict[str, Any] = {}
 _lock = threading.Lock()

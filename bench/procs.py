@@ -17,9 +17,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -201,3 +202,88 @@ class HubProcesses:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def started_at(pid: int) -> float | None:
+    """Wall-clock time ``pid`` started (from its start tick and the boot time)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+    return boot + ticks / CLK_TCK
+
+
+def cmdline(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def pids_matching(predicate: Callable[[list[bytes]], bool]) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and predicate(cmdline(int(entry))):
+            out.append(int(entry))
+    return out
+
+
+def postgres_pids(database: str) -> list[int]:
+    """PostgreSQL's processes that work for ``database``: its backends
+    (``postgres: [cluster:] user database host``) and the shared writers (WAL writer,
+    checkpointer, background writer), whose work the run's commits cause."""
+    db = database.encode()
+    shared = (b"walwriter", b"checkpointer", b"background writer")
+
+    def ours(argv: list[bytes]) -> bool:
+        head = argv[0] if argv else b""
+        if not head.startswith(b"postgres:"):
+            return False
+        words = head.split()
+        # "postgres: [cluster:] user database host(port) state"
+        return db in words[1:5] or any(s in head for s in shared)
+
+    return pids_matching(ours)
+
+
+class CpuMeter:
+    """CPU seconds of named groups of processes between :meth:`mark` and
+    :meth:`read`; a group is re-scanned at read time (PostgreSQL starts a backend per
+    connection), a process seen only at read time counts from zero."""
+
+    def __init__(self, groups: Mapping[str, Callable[[], Sequence[int]]]) -> None:
+        self.groups = dict(groups)
+        self._marks: dict[str, dict[int, float]] = {}
+        self._busy0 = (0.0, 0.0)
+        self._wall0 = 0.0
+
+    def mark(self) -> None:
+        self._marks = {name: {pid: cpu_seconds(pid) for pid in find()}
+                       for name, find in self.groups.items()}
+        self._busy0 = total_cpu_busy()
+        self._wall0 = time.monotonic()
+
+    def mark_group(self, name: str) -> None:
+        self._marks[name] = {pid: cpu_seconds(pid) for pid in self.groups[name]()}
+
+    def read(self) -> dict[str, Any]:
+        cpu: dict[str, float] = {}
+        for name, find in self.groups.items():
+            marks = self._marks.get(name, {})
+            pids = set(find()) | set(marks)
+            cpu[name] = round(sum(max(0.0, cpu_seconds(p) - marks.get(p, 0.0))
+                                  for p in pids if os.path.exists(f"/proc/{p}")), 3)
+        busy1, total1 = total_cpu_busy()
+        busy = busy1 - self._busy0[0]
+        total = max(total1 - self._busy0[1], 1.0)
+        return {
+            "cpu_seconds": cpu,
+            "machine_busy": round(busy / total, 3),
+            # CPU the machine spent on anything but the measured processes
+            "other_cpu_seconds": round(max(0.0, busy / CLK_TCK - sum(cpu.values())), 2),
+            "wall_seconds": round(time.monotonic() - self._wall0, 2),
+        }

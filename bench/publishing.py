@@ -1,72 +1,127 @@
-"""Publishing with confirms: the hub's producer (pipelined confirms, pika) against kombu
-with a confirm per message (``transport_options={'confirm_publish': True}``).
+"""Publishing with confirms: the hub's producer (:class:`hub.producer.PikaProducer`,
+pipelined confirms) against a plain pika publisher with pipelined confirms
+(:class:`bench.pikapub.PipelinedPublisher`), each in batches of 1, 10, 100 and all,
+for ``seconds`` each; kombu with a confirm per message stays as a reference line.
 
-What runs where: the benchmark process itself publishes to ``minwon.events`` in a
-fresh vhost where the hub's topology is declared (``hub.router`` bound, nobody
-consuming). Both producers get the same events as dicts and encode them to JSON
-as part of the timed work; both publish persistent messages with the mandatory flag.
+What runs where: the benchmark process publishes to ``minwon.events`` in a fresh vhost
+where the hub's topology is declared (``hub.router`` bound, nobody consuming; purged
+between measurements so the broker's memory stays flat). Every publisher gets the same
+events as dicts (a pool of pre-built events, cycled) and encodes them to JSON inside
+the clock; persistent, mandatory. "all" is one batch sized to last about ``seconds``
+(the batch-100 rate of the same publisher times ``seconds``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from bench import broker, workload
+from bench import broker, pikapub, workload
 from hub.events import CONTENT_TYPE
 from hub.producer import PikaProducer
 from hub.topology import EVENTS_EXCHANGE
 
+BATCHES: tuple[int | None, ...] = (1, 10, 100, None)  # None: all at once
+POOL = 5000
 
-def hub_producer(url: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+
+def _events(pool: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    return itertools.cycle(pool)
+
+
+def hub_producer(url: str, pool: list[dict[str, Any]], batch: int | None, seconds: float,
+                 total: int | None = None) -> dict[str, Any]:
     producer = PikaProducer(url)
+    source = _events(pool)
     try:
-        producer.publish_batch(events[:10])  # connect and warm up outside the clock
+        producer.publish_batch(pool[:10])  # connect and warm up outside the clock
+        confirmed = failed = 0
         started = time.perf_counter()
-        result = producer.publish_batch(events[10:])
+        if batch is None:
+            result = producer.publish_batch(itertools.islice(source, total or len(pool)))
+            confirmed, failed = result.confirmed, len(result.failed)
+        else:
+            while time.perf_counter() - started < seconds:
+                result = producer.publish_batch(list(itertools.islice(source, batch)))
+                confirmed += result.confirmed
+                failed += len(result.failed)
         elapsed = time.perf_counter() - started
     finally:
         producer.close()
-    return {"events": result.published, "confirmed": result.confirmed,
-            "failed": len(result.failed), "seconds": round(elapsed, 3),
-            "per_s": round(result.confirmed / elapsed, 1)}
+    return {"batch": batch or "all", "confirmed": confirmed, "failed": failed,
+            "seconds": round(elapsed, 3), "per_s": round(confirmed / elapsed, 1)}
 
 
-def kombu_producer(url: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+def pika_pipelined(url: str, pool: list[dict[str, Any]], batch: int | None, seconds: float,
+                   total: int | None = None) -> dict[str, Any]:
+    publisher = pikapub.PipelinedPublisher(url)
+    try:
+        publisher.publish(iter(pool[:10]), batch=10, encode=pikapub.event_message)  # warm up
+        if batch is None:
+            return publisher.publish(itertools.islice(_events(pool), total or len(pool)),
+                                     encode=pikapub.event_message)
+        return publisher.publish(_events(pool), batch=batch, seconds=seconds,
+                                 encode=pikapub.event_message)
+    finally:
+        publisher.close()
+
+
+def kombu_per_message(url: str, pool: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     from kombu import Connection, Exchange
 
     with Connection(url, transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer(exchange=Exchange(EVENTS_EXCHANGE, "topic", durable=True),
                                  auto_declare=False)
-        started = 0.0
-        for i, event in enumerate(events):
-            if i == 10:
-                started = time.perf_counter()
+        n = 0
+        started = time.perf_counter()
+        for event in _events(pool):
             producer.publish(
                 json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode(),
                 routing_key=event["type"], content_type=CONTENT_TYPE,
                 content_encoding="utf-8", delivery_mode=2, mandatory=True,
                 message_id=event["id"], retry=False)
+            n += 1
+            if n % 50 == 0 and time.perf_counter() - started >= seconds:
+                break
         elapsed = time.perf_counter() - started
-    n = len(events) - 10
-    return {"events": n, "confirmed": n, "failed": 0, "seconds": round(elapsed, 3),
-            "per_s": round(n / elapsed, 1)}
+    return {"confirmed": n, "seconds": round(elapsed, 3), "per_s": round(n / elapsed, 1)}
 
 
-def run(*, hub_events: int, kombu_events: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    run_id = workload.new_run_id("p")
+def _purge(url: str) -> None:
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=10) as conn:
+        conn.default_channel.queue_purge("hub.router")
+
+
+def run(*, seconds: float = 10.0, kombu_seconds: float = 3.0) -> dict[str, Any]:
+    """Every publisher at every batch size, interleaved (hub, pika, hub, pika …)."""
+    pool = list(workload.events(workload.new_run_id("p"), POOL))
+    out: dict[str, Any] = {"hub": {}, "pika": {}}
     with broker.fresh_vhost("producer") as url:
         broker.declare_topology(url)
-        out["hub"] = hub_producer(url, list(workload.events(run_id, hub_events + 10)))
-        depth, _ = broker.queue_depth(url, "hub.router")
-        out["hub"]["in_queue"] = depth
-    with broker.fresh_vhost("kombu") as url:
-        broker.declare_topology(url)
-        out["kombu"] = kombu_producer(url, list(workload.events(run_id, kombu_events + 10)))
+        for batch in BATCHES:
+            key = str(batch or "all")
+            total = None
+            if batch is None:  # "all": sized from the batch-100 rates to last ~seconds
+                rates = [out[w].get("100", {}).get("per_s") or 5000 for w in ("hub", "pika")]
+                total = int(max(rates) * seconds)
+            out["hub"][key] = hub_producer(url, pool, batch, seconds, total)
+            _purge(url)
+            out["pika"][key] = pika_pipelined(url, pool, batch, seconds, total)
+            _purge(url)
+        out["kombu_per_message"] = kombu_per_message(url, pool, kombu_seconds)
+    for who in ("hub", "pika"):
+        best = max(out[who].values(), key=lambda r: r["per_s"])
+        out[who]["best"] = {"batch": best["batch"], "per_s": best["per_s"]}
     return out
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(hub_events=20000, kombu_events=3000), indent=2))
+    import sys
+
+    print(json.dumps(run(seconds=float(sys.argv[1]) if len(sys.argv) > 1 else 10.0),
+                     indent=2))
