@@ -54,12 +54,13 @@ TARGETS: dict[str, tuple[float, str]] = {
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"events_0ms": 5000, "events_50ms": 5000, "producer_seconds": 10.0,
              "kombu_seconds": 3.0, "latency_seconds": 10.0, "latency_warmup": 2.0,
-             "latency_rates": [250, 500, 750, 1000, 1250, 1500, 2000],
-             "drain_backlog": 100_000, "recovery_backlog": 30_000, "slow_repeat": 3},
+             "latency_rates": [100, 250, 500, 750, 1000, 1250, 1500, 2000],
+             "drain_backlog": 100_000, "recovery_backlog": 60_000, "recovery_before": 3.0,
+             "slow_repeat": 3},
     "quick": {"events_0ms": 300, "events_50ms": 300, "producer_seconds": 0.4,
               "kombu_seconds": 0.4, "latency_seconds": 2.0, "latency_warmup": 0.5,
-              "latency_rates": [300, 800], "drain_backlog": 5000,
-              "recovery_backlog": 4000, "slow_repeat": 1},
+              "latency_rates": [200, 600], "drain_backlog": 5000,
+              "recovery_backlog": 15_000, "recovery_before": 1.5, "slow_repeat": 1},
 }
 
 #: scenario -> peer of bench.peers and provider latency
@@ -114,6 +115,7 @@ def scenarios(sizes: dict[str, Any], args: argparse.Namespace) -> dict[str, Call
         "drain": ("bench.drain", lambda m: m.run(backlog=sizes["drain_backlog"],
                                                  concurrency=c, prefetch=p)),
         "recovery": ("bench.recovery", lambda m: m.run(backlog=sizes["recovery_backlog"],
+                                                       before=sizes["recovery_before"],
                                                        concurrency=c, prefetch=p)),
     }
     for name, (module, call) in optional.items():
@@ -282,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     slow_repeat = min(args.repeat, sizes["slow_repeat"])
 
     started = time.monotonic()
-    info = {**procs.machine_info(), **broker.broker_info(),
+    info: dict[str, Any] = {**procs.machine_info(), **broker.broker_info(),
             "background_cpu_busy_before": background_cpu()}
     info["broker_before"] = broker.identity()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}

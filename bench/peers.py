@@ -208,9 +208,30 @@ def preload(peer: str, url: str, run_id: str, events: int,
                 route.apply_async(args=[json.dumps(e, ensure_ascii=False)],
                                   queue="bench.route", routing_key="route", producer=producer)
         return events * len(channels)
-    from bench.celery_baseline import _preload
+    return _celery_jobs(url, run_id, events, channels)
 
-    return _preload(url, run_id, events, channels)
+
+def _celery_jobs(url: str, run_id: str, events: int, channels: tuple[str, ...]) -> int:
+    """Celery as usually run: the router's jobs for the events (computed here, off the
+    clock), one ``bench.notify`` task each, published with Celery's own client to
+    ``bench.<channel>``; returns how many."""
+    os.environ["BENCH_CELERY_BROKER"] = url
+    from bench.celery_app import app, notify
+
+    evs = list(workload.events(run_id, events, channels=channels))
+    total = 0
+    with app.connection_for_write(url) as conn, conn.Producer() as producer:
+        for channel in channels:
+            for body in workload.jobs_for(evs, channel):
+                notify.apply_async(args=[body.decode()], queue=f"bench.{channel}",
+                                   producer=producer)
+                total += 1
+    deadline = time.monotonic() + 120  # no confirms: wait until the broker holds them
+    while sum(broker.queue_depth(url, f"bench.{c}")[0] for c in channels) < total:
+        if time.monotonic() > deadline:
+            raise TimeoutError("celery tasks did not all arrive")
+        time.sleep(0.1)
+    return total
 
 
 def _declare(peer: str, url: str, channels: tuple[str, ...]) -> None:

@@ -69,7 +69,7 @@ class PipelinedPublisher:
             self._singles.discard(self._confirmed)
         self._step()
 
-    def publish(self, messages: Iterator[Message], *, batch: int | None = None,
+    def publish(self, messages: Iterator[Any], *, batch: int | None = None,
                 seconds: float | None = None,
                 encode: Callable[[Any], Message] | None = None) -> dict[str, Any]:
         """Publish from ``messages`` (or ``encode(item)`` of each) until exhausted or,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels import get_channel
-from channels.base import Message
+from channels.base import JobContext, Message
 from hub.consumer import Publish
 from hub.jobs import Job
 from hub.ledger import ClaimState
@@ -72,17 +72,19 @@ class Work:
                                      job.recipient.as_context(get_channel(channel).address_field),
                                      org)
         rendered = self.store.render(job.template, channel, job.org, context)
+        spec = get_channel(channel)
         message = Message(
             notification_id=job.notification_id, event_id=job.event_id,
             event_type=job.event_type, case_id=job.case_id, org=job.org, channel=channel,
             to=job.recipient.address, body=rendered.body, subject=rendered.subject,
             html=rendered.html, kind=rendered.kind,
-            sender=org.get("email_from") if channel == "email" else org.get("sms_sender"),
+            sender=org.get(spec.sender_field) if spec.sender_field else None,
             sender_name=org.get("email_from_name") or org.get("name"),
             recipient_name=job.recipient.name, template=rendered.template,
             template_version=rendered.version, attempt=attempt,
         )
         provider = self.sender(channel)
+        message = provider.prepare(message, JobContext(data=job.data, org=org))
         receipt = self.retry.call(lambda: provider.send(message))
         self.ledger.record(job, "sent", attempt=attempt, provider=receipt.provider,
                            message_id=receipt.message_id, template_version=rendered.version)

@@ -1,0 +1,54 @@
+"""The benchmark's own arithmetic: run order, medians and spreads, percentiles, the
+recovery window. Pure functions, no timing."""
+
+from __future__ import annotations
+
+from bench.latency import percentile
+from bench.recovery import first_window
+from bench.stats import dig, interleaved, median_spread, paired_ratio
+
+
+def test_rounds_interleave_every_scenario_and_rotate_the_order() -> None:
+    order = interleaved(["hub", "celery", "null"], 3)
+    assert order == [
+        (0, "hub"), (0, "celery"), (0, "null"),
+        (1, "celery"), (1, "null"), (1, "hub"),
+        (2, "null"), (2, "hub"), (2, "celery"),
+    ]
+
+
+def test_median_and_spread_leave_out_missing_values() -> None:
+    assert median_spread([3.0, None, 1.0, 2.0]) == (2.0, 2.0)
+    assert median_spread([None, None]) == (None, None)
+    assert median_spread([]) == (None, None)
+
+
+def test_ratio_pairs_rounds_and_skips_a_round_with_a_missing_side() -> None:
+    med, spread = paired_ratio([100.0, 200.0, 300.0, 50.0], [50.0, None, 100.0, 50.0])
+    assert med == 2.0  # ratios 2.0, 3.0, 1.0
+    assert spread == 2.0
+
+
+def test_dig_follows_a_dotted_path_and_answers_none_when_a_step_is_missing() -> None:
+    node = {"hub": {"best": {"per_s": 12.5}}, "error": "x"}
+    assert dig(node, "hub.best.per_s") == 12.5
+    assert dig(node, "hub.worst.per_s") is None
+    assert dig(node, "error.per_s") is None
+
+
+def test_percentile_picks_the_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 51.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([], 0.99) is None
+
+
+def test_recovery_window_is_the_first_second_at_ninety_percent_of_the_rate() -> None:
+    # 100/s until t=10, nothing until t=20, then 50/s for 2 s, then 100/s again
+    times = [i / 100 for i in range(1000)]
+    times += [20 + i / 50 for i in range(100)]
+    times += [22 + i / 100 for i in range(500)]
+    end = first_window(times, 20.0, rate=100.0)
+    assert end is not None
+    assert 22.75 <= end <= 22.85  # [21.8, 22.8): 10 at 50/s + 80 at 100/s = 90 %
+    assert first_window(times[:1000], 20.0, rate=100.0) is None
