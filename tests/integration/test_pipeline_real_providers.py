@@ -16,7 +16,7 @@ from hub.config import Config
 from hub.topology import DEAD_QUEUE
 from tests.conftest import VHost, make_config
 from tests.integration.harness import drain, publish, running_hub, wait_for
-from tests.providers.fakes import refused_port
+from tests.providers.fakes import PHONE_INVALID, SENDER, NhnSmsFake, SensFake, refused_port
 from tests.providers.fixtures import AWS_KEYS, FROM_ADDRESS, REGION, AwsWorld, SmtpServer
 
 pytest_plugins = ("tests.providers.fixtures",)
@@ -148,3 +148,47 @@ def test_email_fails_over_from_a_dead_ses_to_smtp_and_refusals_are_parked(
     assert json.loads(body)["event_id"] == bounced["id"]
     assert headers["x-hub-reason-code"] == "permanent"
     assert "smtp 550" in headers["x-hub-reason"]
+
+
+def test_sms_unregistered_at_nhn_goes_by_sens_once_and_an_invalid_number_is_parked(
+    vhost: VHost, tmp_path: Path, nhn_fake: NhnSmsFake, sens_fake: SensFake
+) -> None:
+    # Given sms providers [nhn, sens] where NHN has not registered the city's sender
+    # number (it answers -2312, as its published table says)
+    nhn_fake.registered_senders.clear()
+    config = make_config(
+        tmp_path, vhost.url,
+        channels={"sms": {"providers": ["nhn", "sens"]}},
+        providers={
+            "nhn": {"app_key": nhn_fake.app_key, "secret_key": nhn_fake.secret_key,
+                    "base_url": nhn_fake.url},
+            "sens": {"service_id": sens_fake.service_id, "access_key": sens_fake.access_key,
+                     "secret_key": sens_fake.secret_key, "base_url": sens_fake.url,
+                     "record_dir": str(tmp_path / "records")},
+        },
+        orgs={"gumi": {"sms_sender": SENDER}},
+    )
+    good = received_event({"phone": unique_phone(), "channels": ["sms"]})
+    invalid = received_event({"phone": PHONE_INVALID, "channels": ["sms"]})
+    with running_hub(config):
+        # When two events are published, one to a number the carriers refuse
+        publish(vhost.url, [good, invalid])
+        parked: list[tuple[bytes, dict[str, Any]]] = []
+
+        def some_parked() -> bool:
+            parked.extend(drain(vhost.url, DEAD_QUEUE))
+            return bool(parked)
+
+        wait_for(lambda: len(sens_fake.accepted) == 1, timeout=30,
+                 message="the SMS accepted by SENS")
+        wait_for(some_parked, timeout=30, message="the invalid number parked")
+    # Then the citizen got one SMS, by SENS; NHN delivered nothing
+    assert nhn_fake.accepted == {}
+    (request,) = sens_fake.accepted.values()
+    assert request.body["from"] == SENDER.replace("-", "")
+    # And the invalid number is parked with SENS's answer: NHN's -2312 was about our
+    # account (failed over), SENS's refusal is about the recipient (the chain stopped)
+    (body, headers), = parked
+    assert json.loads(body)["event_id"] == invalid["id"]
+    assert headers["x-hub-reason-code"] == "permanent"
+    assert headers["x-hub-reason"].startswith("sens 400")
