@@ -36,6 +36,8 @@ DEMO_SURVEY_DELAY = "3s"
 GUMI = {
     "name": "구미시",
     "callcenter": "054-480-2114",
+    "internal_unit": "민원여권과",
+    "internal_phone": "054-480-6000",
     "url": "https://www.gumi.go.kr",
     "sms_sender": "0544802114",
     "email_from": "minwon@gumi.example.kr",

@@ -83,6 +83,7 @@ def make_config(tmp_path: Path, url: str, **sections: dict[str, Any]) -> Config:
         "metrics": {"port": 0},
         "worker": {"concurrency": 32, "shutdown_timeout": 10},
         "orgs": {"gumi": {"name": "구미시", "callcenter": "054-480-2114",
+                          "internal_unit": "민원여권과", "internal_phone": "054-480-6000",
                           "url": "https://www.gumi.go.kr", "sms_sender": "0544802114",
                           "email_from": "minwon@gumi.example.kr"}},
     }

@@ -21,6 +21,7 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 SAMPLES = sorted(TEMPLATES.glob("*/samples/*.json"))
 CHANNELS = ("sms", "email", "push")
 ORG = {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114",
+       "internal_unit": "민원여권과", "internal_phone": "054-480-6000",
        "url": "https://www.gumi.go.kr", "sms_sender": "0544802114",
        "email_from": "minwon@gumi.example.kr"}
 FUZZ = settings(max_examples=150, deadline=timedelta(seconds=1),

@@ -42,6 +42,7 @@ KST = ZoneInfo("Asia/Seoul")
 FIELDS = {"sms": "phone", "email": "email", "push": "push_token"}
 TOPOLOGY = Topology.build(["sms", "email", "push"], ["10s", "1m"])
 GUMI = {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": "https://gumi.go.kr",
+        "internal_unit": "민원여권과", "internal_phone": "054-480-6000",
         "sms_sender": "0544802114", "email_from": "minwon@gumi.example.kr"}
 MAX_ATTEMPTS = 3
 
