@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -76,6 +77,7 @@ class HttpProvider(Provider):
     def __init__(self, settings: Mapping[str, Any], *, channel: str) -> None:
         super().__init__(settings, channel=channel)
         self.base_url = str(self.settings.get("base_url") or self.default_base_url).rstrip("/")
+        self.host = urlsplit(self.base_url).netloc or self.base_url
         self.timeout = (
             float(self.settings.get("connect_timeout", 3.0)),
             float(self.settings.get("read_timeout", 10.0)),
@@ -123,11 +125,13 @@ class HttpProvider(Provider):
             )
         except requests.Timeout as exc:
             raise TransientError(
-                f"timed out: {type(exc).__name__}", provider=self.name, code="TIMEOUT"
+                f"{self.host} timed out: {type(exc).__name__}", provider=self.name,
+                code="TIMEOUT",
             ) from exc
         except requests.ConnectionError as exc:
             raise TransientError(
-                f"connection failed: {type(exc).__name__}", provider=self.name, code="CONNECTION"
+                f"connection to {self.host} failed: {type(exc).__name__}", provider=self.name,
+                code="CONNECTION",
             ) from exc
         except requests.RequestException as exc:
             raise TransientError(

@@ -176,7 +176,8 @@ class SmtpEmail(Provider):
                 )
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientError(
-                f"cannot connect: {type(exc).__name__}", provider=self.name, code="CONNECTION"
+                f"cannot connect to {self.host}:{self.port}: {type(exc).__name__}",
+                provider=self.name, code="CONNECTION",
             ) from exc
         try:
             conn.ehlo()
