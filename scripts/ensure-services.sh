@@ -44,7 +44,12 @@ if port_open 5432 && command -v psql >/dev/null; then
   fi
 fi
 
+# --- Chromium (the studio's browser tests, driven by Playwright; no browser download) ---
+# Debian's chromium and a Korean font (the pages and their screenshots are Korean).
+command -v chromium >/dev/null || apt_install chromium || true
+fc-list 2>/dev/null | grep -qi "noto sans cjk" || apt_install fonts-noto-cjk || true
+
 # --- promtool (alert rule unit tests) ---------------------------------------------------
 command -v promtool >/dev/null || apt_install prometheus || true
 
-echo "ensure-services: RabbitMQ $(port_open 5672 && echo up || echo DOWN), PostgreSQL $(port_open 5432 && echo up || echo DOWN), promtool $(command -v promtool >/dev/null && echo yes || echo no)"
+echo "ensure-services: RabbitMQ $(port_open 5672 && echo up || echo DOWN), PostgreSQL $(port_open 5432 && echo up || echo DOWN), promtool $(command -v promtool >/dev/null && echo yes || echo no), chromium $(command -v chromium >/dev/null && echo yes || echo no)"
