@@ -86,6 +86,9 @@ DEFAULTS: dict[str, Any] = {
         "timezone": "Asia/Seoul",
         "rate_limits": {},  # e.g. "gumi.sms" = 50 (per second), "*.email" = "3000/m"
         "max_rate_wait": 1.0,
+        # "redis://host:6379/0": rate limits shared by every replica (hub.shared_rates);
+        # empty: each process keeps its own buckets (one replica per channel)
+        "rate_store": "",
     },
     "calendar": {"extra_holidays": []},  # ISO dates of 임시공휴일, beside holidays.KR
     "orgs": {},

@@ -104,6 +104,11 @@ LEDGER_STALE_CLAIMS = Counter(
     ["channel", "resolved"],
 )
 
+RATE_STORE_ERRORS = Counter(
+    "minwon_rate_store_errors_total",
+    "Rate-limit look-ups the shared store (Redis) did not answer; the notice was deferred.",
+)
+
 
 _children: dict[tuple[int, tuple[str, ...]], Any] = {}
 

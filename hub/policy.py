@@ -25,6 +25,8 @@ Rate limits: a token bucket per (organisation, channel), configured in
 ``[policy.rate_limits]`` as ``"gumi.sms" = 50`` (per second), ``"gumi.sms" = "3000/m"``
 or ``"gumi.sms" = {rate = "50/s", burst = 100}``; ``"*.sms"``, ``"gumi.*"`` and ``"*"``
 give the rate to pairs without an exact entry (each pair still has its own bucket).
+The buckets live in each process unless ``policy.rate_store`` names a Redis server:
+then every replica of a channel shares them (:mod:`hub.shared_rates`).
 :meth:`Policy.acquire` returns the seconds to wait (0 = go): the worker sleeps that
 long in its send thread; a longer wait than ``policy.max_rate_wait`` (1 s by default)
 takes no token and tells the worker to defer the job by that long instead.
@@ -39,10 +41,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from hub.jobs import Job
+
+if TYPE_CHECKING:
+    from hub.shared_rates import SharedRateLimiter
 
 DEFAULT_QUIET_HOURS = "21:00-08:00"
 DEFAULT_TIMEZONE = "Asia/Seoul"
@@ -240,7 +245,15 @@ class Policy:
         self.max_rate_wait = float(
             get("policy", "max_rate_wait", default=DEFAULT_MAX_RATE_WAIT)
         )
-        self.limiter = RateLimiter(get("policy", "rate_limits", default={}) or {}, clock=clock)
+        limits = get("policy", "rate_limits", default={}) or {}
+        store = str(get("policy", "rate_store", default="") or "")
+        self.limiter: RateLimiter | SharedRateLimiter
+        if store:
+            from hub.shared_rates import SharedRateLimiter  # needs the `redis` extra
+
+            self.limiter = SharedRateLimiter(store, limits)
+        else:
+            self.limiter = RateLimiter(limits, clock=clock)
         self._org_quiet: dict[str, QuietHours | None] = {}
         for org, profile in (get("orgs", default={}) or {}).items():
             if not isinstance(profile, Mapping):
