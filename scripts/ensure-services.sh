@@ -44,6 +44,15 @@ if port_open 5432 && command -v psql >/dev/null; then
   fi
 fi
 
+# --- Redis (the shared rate-limit store's tests) ---------------------------------------
+if ! port_open 6379; then
+  command -v redis-server >/dev/null || apt_install redis-server
+  echo "ensure-services: starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp --logfile /tmp/minwon-redis.log || true
+  for _ in $(seq 1 20); do port_open 6379 && break; sleep 0.5; done
+fi
+
 # --- Chromium (the studio's browser tests, driven by Playwright; no browser download) ---
 # Debian's chromium and a Korean font (the pages and their screenshots are Korean).
 command -v chromium >/dev/null || apt_install chromium || true
@@ -52,4 +61,4 @@ fc-list 2>/dev/null | grep -qi "noto sans cjk" || apt_install fonts-noto-cjk || 
 # --- promtool (alert rule unit tests) ---------------------------------------------------
 command -v promtool >/dev/null || apt_install prometheus || true
 
-echo "ensure-services: RabbitMQ $(port_open 5672 && echo up || echo DOWN), PostgreSQL $(port_open 5432 && echo up || echo DOWN), promtool $(command -v promtool >/dev/null && echo yes || echo no), chromium $(command -v chromium >/dev/null && echo yes || echo no)"
+echo "ensure-services: RabbitMQ $(port_open 5672 && echo up || echo DOWN), PostgreSQL $(port_open 5432 && echo up || echo DOWN), Redis $(port_open 6379 && echo up || echo DOWN), promtool $(command -v promtool >/dev/null && echo yes || echo no), chromium $(command -v chromium >/dev/null && echo yes || echo no)"
