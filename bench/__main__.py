@@ -1,7 +1,8 @@
-"""``python -m bench`` (full; tens of minutes) or ``python -m bench --quick`` (under two
-minutes): the hub against peers with the same guarantees, every scenario ``--repeat``
-times (3) in interleaved rounds, medians with their spread; prints a table and writes
-``bench/results/latest.json``.
+"""``python -m bench`` (full, about 35 minutes on a quiet machine) or ``python -m bench
+--quick`` (small sizes, one round: a smoke run of every scenario for development, under
+two minutes on a quiet machine): the hub against peers with the same guarantees, every
+scenario ``--repeat`` times (3) in interleaved rounds, medians with their spread; prints
+a table and writes ``bench/results/latest.json``.
 
 Scenarios (see each module for exactly what runs where):
 
@@ -263,11 +264,12 @@ def table(head: dict[str, Any], ok: dict[str, bool | None]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes (< 2 minutes)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes, one round (< 2 minutes on a quiet machine)")
     parser.add_argument("--only", nargs="+", metavar="SCENARIO",
                         help="run only these scenarios (see the list above)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="rounds of every scenario, interleaved (3)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="rounds of every scenario, interleaved (3; --quick: 1)")
     parser.add_argument("--concurrency", type=int, default=128,
                         help="sends in flight per worker, hub and peers (128)")
     parser.add_argument("--prefetch", type=int, default=256, help="prefetch per worker (256)")
@@ -276,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "quick" if args.quick else "full"
     sizes = SIZES[mode]
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     table_of = scenarios(sizes, args)
     chosen = args.only or list(table_of)
     unknown = [s for s in chosen if s not in table_of]

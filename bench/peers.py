@@ -218,14 +218,13 @@ def _celery_jobs(url: str, run_id: str, events: int, channels: tuple[str, ...]) 
     os.environ["BENCH_CELERY_BROKER"] = url
     from bench.celery_app import app, notify
 
-    evs = list(workload.events(run_id, events, channels=channels))
+    jobs = workload.all_jobs(workload.events(run_id, events, channels=channels))
     total = 0
     with app.connection_for_write(url) as conn, conn.Producer() as producer:
-        for channel in channels:
-            for body in workload.jobs_for(evs, channel):
-                notify.apply_async(args=[body.decode()], queue=f"bench.{channel}",
-                                   producer=producer)
-                total += 1
+        for channel, body in jobs:
+            notify.apply_async(args=[body.decode()], queue=f"bench.{channel}",
+                               producer=producer)
+            total += 1
     deadline = time.monotonic() + 120  # no confirms: wait until the broker holds them
     while sum(broker.queue_depth(url, f"bench.{c}")[0] for c in channels) < total:
         if time.monotonic() > deadline:

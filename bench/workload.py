@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,18 @@ def events(run: str, count: int, *, start: int = 0,
 
 def new_run_id(prefix: str = "b") -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def all_jobs(events_: Iterable[Mapping[str, Any]]) -> list[tuple[str, bytes]]:
+    """(channel, job body) of every job the router makes for these events (the shipped
+    rules, computed in-process with the router's own code)."""
+    from hub.router import Router
+    from hub.rules import load_rules
+
+    router = Router(load_rules(None), {"sms": "phone", "email": "email", "push": "push_token"},
+                    max_event_bytes=256 * 1024)
+    return [(p.routing_key, p.body) for e in events_
+            for p in router.route(json.dumps(e, ensure_ascii=False).encode())]
 
 
 def jobs_for(events_: Sequence[Mapping[str, Any]], channel: str) -> list[bytes]:
