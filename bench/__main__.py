@@ -9,9 +9,9 @@ Scenarios (see each module for exactly what runs where):
 * ``hub_0ms``, ``null_hub_0ms``: :mod:`bench.peers`, the hub and the null hub (same
   topology and processes, stages that only pass messages on), provider at 0 ms;
 * ``hub_50ms``, ``celery_equal_50ms``, ``celery_50ms``, ``celery_acks_late_50ms``,
-  ``pika_50ms``: the hub, Celery with the hub's guarantees and work, Celery as usually
-  run (early ack / ``acks_late``), a plain pika consumer doing the hub's work; provider
-  at 50 ms;
+  ``pika_50ms``, ``dramatiq_50ms``: the hub, Celery with the hub's guarantees and work,
+  Celery as usually run (early ack / ``acks_late``), a plain pika consumer doing the
+  hub's work, dramatiq with the hub's guarantees and work; provider at 50 ms;
 * ``producer``: :mod:`bench.publishing`, the hub's producer vs a pipelined pika
   publisher at batch sizes 1, 10, 100, all; kombu with a confirm per message;
 * ``latency``: :mod:`bench.latency`, rate sweep without coordinated omission, hub and
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -73,6 +74,7 @@ THROUGHPUT: dict[str, tuple[str, float]] = {
     "celery_50ms": ("celery", 50.0),
     "celery_acks_late_50ms": ("celery_acks_late", 50.0),
     "pika_50ms": ("pika", 50.0),
+    "dramatiq_50ms": ("dramatiq", 50.0),
 }
 #: run once per round, in rounds < slow_repeat only (each takes long)
 SLOW = ("latency", "drain", "recovery")
@@ -107,6 +109,9 @@ def scenarios(sizes: dict[str, Any], args: argparse.Namespace) -> dict[str, Call
 
     table: dict[str, Callable[[], Any]] = {
         name: throughput(peer, ms) for name, (peer, ms) in THROUGHPUT.items()}
+    if importlib.util.find_spec("dramatiq") is None:  # the dev extra installs it
+        print("dramatiq is not installed: no dramatiq peer", file=sys.stderr)
+        del table["dramatiq_50ms"]
     table["producer"] = lambda: publishing.run(seconds=sizes["producer_seconds"],
                                                kombu_seconds=sizes["kombu_seconds"])
     optional = {
@@ -155,17 +160,20 @@ def headline(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     put("celery_early_ack_per_s_50ms", per_s["celery_50ms"])
     put("celery_acks_late_per_s_50ms", per_s["celery_acks_late_50ms"])
     put("pika_per_s_50ms", per_s["pika_50ms"])
+    put("dramatiq_per_s_50ms", per_s["dramatiq_50ms"])
     put("hub_per_s_0ms", per_s["hub_0ms"])
     put("null_hub_per_s_0ms", per_s["null_hub_0ms"])
     put_ratio("ratio_vs_celery_equal_50ms", per_s["hub_50ms"], per_s["celery_equal_50ms"])
     put_ratio("ratio_vs_celery_50ms", per_s["hub_50ms"], celery_best)
     put_ratio("ratio_vs_pika_50ms", per_s["hub_50ms"], per_s["pika_50ms"])
+    put_ratio("ratio_vs_dramatiq_50ms", per_s["hub_50ms"], per_s["dramatiq_50ms"])
     put_ratio("ratio_vs_null_hub_0ms", per_s["hub_0ms"], per_s["null_hub_0ms"])
     for key, scenario in (("cpu_ms_per_notice_0ms", "hub_0ms"),
                           ("null_hub_cpu_ms_per_notice_0ms", "null_hub_0ms"),
                           ("cpu_ms_per_notice_50ms", "hub_50ms"),
                           ("celery_equal_cpu_ms_per_notice_50ms", "celery_equal_50ms"),
-                          ("pika_cpu_ms_per_notice_50ms", "pika_50ms")):
+                          ("pika_cpu_ms_per_notice_50ms", "pika_50ms"),
+                          ("dramatiq_cpu_ms_per_notice_50ms", "dramatiq_50ms")):
         put(key, values(runs, scenario, "cpu_ms_per_notice_total"), 3)
 
     hub_best = values(runs, "producer", "hub.best.per_s")
@@ -213,6 +221,8 @@ ROWS: tuple[tuple[str, str, str, str, str, str], ...] = (
      "celery_per_s_50ms", "ratio_vs_celery_50ms", "{:,.0f}"),
     ("notices/s, provider 50 ms", "hub_per_s_50ms", "pika consumer",
      "pika_per_s_50ms", "ratio_vs_pika_50ms", "{:,.0f}"),
+    ("notices/s, provider 50 ms", "hub_per_s_50ms", "dramatiq",
+     "dramatiq_per_s_50ms", "ratio_vs_dramatiq_50ms", "{:,.0f}"),
     ("notices/s, provider 0 ms", "hub_per_s_0ms", "null hub",
      "null_hub_per_s_0ms", "ratio_vs_null_hub_0ms", "{:,.0f}"),
     ("CPU ms/notice, all processes, 0 ms", "cpu_ms_per_notice_0ms", "null hub",

@@ -18,6 +18,8 @@ peer               processes (each its own OS process)
 ``celery_acks_late`` the same with ``task_acks_late``
 ``pika``           a plain pika consumer doing the hub's work (:mod:`bench.pikapeer`):
                    3 workers, then the router, on the hub's topology
+``dramatiq``       dramatiq on RabbitMQ with the hub's guarantees and work
+                   (:mod:`bench.dramatiq_app`): 3 workers, then the routing worker
 =================  ==========================================================================
 
 Every run: a fresh vhost, a fresh PostgreSQL database for the ledger (``bench.pg``), a
@@ -49,7 +51,7 @@ from bench import barrier, broker, pg, pikapub, procs, records, workload
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS: tuple[str, ...] = ("hub", "null_hub", "celery_equal", "celery", "celery_acks_late",
-                          "pika")
+                          "pika", "dramatiq")
 #: threads of Celery-equal's routing worker (the task waits for a confirm per job)
 ROUTE_CONCURRENCY = 16
 
@@ -174,6 +176,14 @@ def plan(peer: str, *, url: str, config: Path, record: Path, workdir: Path,
                     Launch("router", _celery("bench.celery_equal", "bench.route", "eq-route",
                                              ROUTE_CONCURRENCY), env),
                     "bench.route")
+    if peer == "dramatiq":
+        env = {**hub_env, "BENCH_DRAMATIQ_BROKER": url}
+        return Plan([Launch(c, _python("-m", "bench.dramatiq_app", f"bench.{c}",
+                                       str(concurrency)), env) for c in channels],
+                    {f"bench.{c}": 1 for c in channels},
+                    Launch("router", _python("-m", "bench.dramatiq_app", "bench.route",
+                                             str(ROUTE_CONCURRENCY)), env),
+                    "bench.route")
     if peer in ("celery", "celery_acks_late"):
         folder = workdir / "barrier"
         folder.mkdir(exist_ok=True)
@@ -207,6 +217,16 @@ def preload(peer: str, url: str, run_id: str, events: int,
             for e in evs:
                 route.apply_async(args=[json.dumps(e, ensure_ascii=False)],
                                   queue="bench.route", routing_key="route", producer=producer)
+        return events * len(channels)
+    if peer == "dramatiq":
+        os.environ["BENCH_DRAMATIQ_BROKER"] = url
+        from bench import dramatiq_app
+
+        with contextlib.closing(dramatiq_app.QuorumBroker(url=url, confirm_delivery=True)) as b:
+            for name in ("bench.route", *(f"bench.{c}" for c in channels)):
+                b.declare_queue(name, ensure=True)
+            for e in evs:
+                b.enqueue(dramatiq_app.route.message(json.dumps(e, ensure_ascii=False)))
         return events * len(channels)
     return _celery_jobs(url, run_id, events, channels)
 
