@@ -271,6 +271,64 @@ def table(head: dict[str, Any], ok: dict[str, bool | None]) -> str:
     return "\n".join(lines)
 
 
+def run_line(name: str, result: dict[str, Any]) -> str:
+    """One line per run: rate, machine busy, CPU ms per notice of every process."""
+    if "error" in result:
+        return f"   {name}: FAILED {result['error'][:300]}"
+    load = result.get("loadavg_before", (0.0,))[0]
+    head = f"   {name} (load {load:.1f}): "
+    if name == "producer":
+        batches = " ".join(f"{b}: {dig(result, f'hub.{b}.per_s') or 0:,.0f} vs "
+                           f"{dig(result, f'pika.{b}.per_s') or 0:,.0f}"
+                           for b in ("1", "10", "100", "all"))
+        return (head + f"events/s hub vs pika by batch {batches}; kombu confirm/msg "
+                f"{dig(result, 'kombu_per_message.per_s') or 0:,.0f}")
+    if name == "latency":
+        parts = []
+        for peer in ("hub", "celery_equal"):
+            steps = ", ".join(f"{s['rate']:g}/s p99 {s['p99_ms']} ms"
+                              f"{'' if s['passes'] else ' FAIL'} (gen CPU "
+                              f"{s['generator']['cpu_share']:.0%}, busy {s['machine_busy']:.0%})"
+                              for s in dig(result, f"{peer}.steps") or [])
+            parts.append(f"{peer}: max {dig(result, f'{peer}.max_rate_p99_250ms')}/s [{steps}]")
+        return head + "; ".join(parts)
+    if name == "drain":
+        return (head + f"{result.get('backlog'):,} notices in {result.get('seconds')} s "
+                f"({result.get('per_s', 0):,.0f}/s), worker RSS peak "
+                f"{result.get('rss_mb_peak')} MiB, complete {result.get('complete')}")
+    if name == "recovery":
+        return (head + f"outage {result.get('outage_s')} s, rate before "
+                f"{result.get('rate_before_per_s')}/s, first delivery "
+                f"{result.get('first_delivery_s')} s, 90 % rate {result.get('to_90_percent_s')} "
+                f"s, lost {result.get('lost')}, sent twice {result.get('sent_twice')}")
+    if "cpu_ms_per_notice" not in result:
+        return head + json.dumps(result, ensure_ascii=False)[:400]
+    cpu = " ".join(f"{k} {v:.2f}" for k, v in result["cpu_ms_per_notice"].items())
+    return (head + f"{result.get('per_s', 0):,.0f}/s, machine busy "
+            f"{result.get('machine_busy', 0):.0%}; CPU ms/notice: {cpu}; total "
+            f"{result.get('cpu_ms_per_notice_total', 0):.2f}")
+
+
+def cpu_table(runs: dict[str, list[dict[str, Any]]]) -> str:
+    """Per throughput scenario, medians over the rounds: rate, machine busy, CPU ms per
+    notice of every process (broker and PostgreSQL included)."""
+    lines = ["", f"{'scenario':<24} {'per s':>7} {'busy':>5}  CPU ms per notice (median)",
+             "-" * 100]
+    for name in THROUGHPUT:
+        ok = [r for r in runs.get(name, []) if "error" not in r]
+        if not ok:
+            continue
+        rate = median_spread(r.get("per_s") for r in ok)[0] or 0.0
+        busy = median_spread(r.get("machine_busy") for r in ok)[0] or 0.0
+        procs_ = list(dict.fromkeys(k for r in ok for k in r.get("cpu_ms_per_notice", {})))
+        parts = [f"{k} {median_spread(r.get('cpu_ms_per_notice', {}).get(k) for r in ok)[0]:.2f}"
+                 for k in procs_]
+        total = median_spread(r.get("cpu_ms_per_notice_total") for r in ok)[0] or 0.0
+        lines.append(f"{name:<24} {rate:>7,.0f} {busy:>5.0%}  {' '.join(parts)}; "
+                     f"total {total:.2f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -320,8 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                        "broker_restarted": before.get("pid") != after.get("pid"),
                        "wall_seconds_total": round(time.monotonic() - t0, 1)})
         runs[name].append(result)
-        print(f"   {name}: {json.dumps(result, ensure_ascii=False)[:300]}",
-              file=sys.stderr, flush=True)
+        print(run_line(name, result), file=sys.stderr, flush=True)
     info["background_cpu_busy_after"] = background_cpu()
     info["loadavg_at_end"] = procs.loadavg()
     info["broker_after"] = broker.identity()
@@ -345,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
     print(table(head, ok))
+    print(cpu_table(runs))
     restarted = any(r.get("broker_restarted") for rs in runs.values() for r in rs)
     print(f"\n{mode} run, {args.repeat} rounds, in {document['duration_s']} s on "
           f"{info.get('cpus')} CPUs ({info.get('cpu_model')}); load average "
