@@ -14,7 +14,10 @@ and publishes the message on to ``minwon.notifications`` (as the worker publishe
 status event), confirmed before the delivery is acked.
 
 Both use the hub's connection settings, prefetch and batched acks; the processes
-start as the hub's do (workers, then the router).
+start as the hub's do (workers, then the router). The stages are written against the
+consuming loop's stage interface (:class:`~hub.consumer.Stage`, ``Settlement``,
+``Publish``): whoever changes that interface keeps these two stages in step, so the
+null hub always measures the hub's current loop.
 """
 
 from __future__ import annotations

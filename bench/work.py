@@ -8,6 +8,9 @@ provider chain, rules), so a peer does exactly the calls the hub does.
 * :meth:`Work.notice`: one job in, for a notice that is sent: ``ledger.claim``, the
   delivery policy, the render, the provider chain with its in-process retries,
   ``ledger.record(..., "sent")``; returns the status event to publish.
+
+Whoever changes the ledger's or the worker's calls keeps this module in step (it is
+the peers' copy of the hub's per-notice calls: same calls, same order).
 """
 
 from __future__ import annotations
