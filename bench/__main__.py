@@ -198,6 +198,7 @@ def headline(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for q in ("p50", "p95", "p99"):
         put(f"{q}_ms_at_1000", values(runs, "latency", f"hub.at_1000.{q}_ms"))
     put("drain_100k_seconds", values(runs, "drain", "seconds"), 2)
+    put("drain_backlog_notices", values(runs, "drain", "backlog"), 0)  # 100,000 unless --quick
     put("drain_per_s", values(runs, "drain", "per_s"))
     put("worker_rss_mb_backlog", values(runs, "drain", "rss_mb_peak"))
     put("recovery_seconds", values(runs, "recovery", "to_90_percent_s"), 2)
