@@ -40,6 +40,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "case.due_soon": {"reminder": {"days_left": 0}},  # and case.due_at (minimal() adds it)
     "case.praised": {"praise": {"employee": {"name": "이친절"}}},
     "case.flagged": {"flag": {"reason": "폭언", "supervisors": [{"name": "박과장"}]}},
+    "case.overdue": {"overdue": {"head": {"name": "정과장"}}},  # and case.due_at
 }
 
 
@@ -52,7 +53,7 @@ def minimal(event_type: str, **envelope: Any) -> dict[str, Any]:
         "type": event_type,
         "data": {"org": "gumi", "case": copy.deepcopy(CASE), **copy.deepcopy(EXTRA[event_type])},
     }
-    if event_type == "case.due_soon":  # a reminder names the deadline
+    if event_type in ("case.due_soon", "case.overdue"):  # these name the deadline
         event["data"]["case"]["due_at"] = "2026-11-26T18:00:00+09:00"
     event.update(envelope)
     return event
@@ -70,7 +71,7 @@ def rejected(raw: bytes | str, **kwargs: Any) -> EventRejected:
 
 def test_the_table_of_extras_covers_every_event_type() -> None:
     assert set(EXTRA) == set(EVENT_TYPES)
-    assert len(EVENT_TYPES) == 11
+    assert len(EVENT_TYPES) == 12
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)

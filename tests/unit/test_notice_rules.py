@@ -278,3 +278,32 @@ def test_without_an_officer_phone_the_call_centre_is_labelled_as_such() -> None:
     rendered = render(ROOT, "case.answered/sms.j2", event)
     assert "담당: 건설과 이서연\n" in rendered.body
     assert "문의: 구미시 민원콜센터 054-480-2114" in rendered.body
+
+
+# ---------------------------------------------------------------- case.overdue
+
+
+def test_an_overdue_case_reaches_the_department_head_on_every_channel() -> None:
+    from hub.catalogue import address_fields
+    from hub.events import parse_event
+    from hub.rules import load_rules
+
+    event = load("case.overdue/samples/full.json")
+    jobs = [job for job, _ in load_rules().jobs(
+        parse_event(json.dumps(event).encode()), address_fields())]
+    assert sorted((j.recipient.role, j.channel, j.recipient.name) for j in jobs) == [
+        ("head", "email", "정과장"), ("head", "push", "정과장"), ("head", "sms", "정과장")]
+    sms = render(ROOT, "case.overdue/sms.j2", event)
+    assert "정과장님, 처리기한이 지난 민원이 있습니다." in sms.body
+    assert "민원(2026-0001234) 처리기한 11. 26.(목) 18:00" in sms.body
+    assert "문의: 민원여권과 054-480-6000" in sms.body
+    # an overdue event without its head, or without the deadline, is refused
+    for drop in ("overdue", "case.due_at"):
+        broken = copy.deepcopy(event)
+        node = broken["data"]
+        *parents, last = drop.split(".")
+        for part in parents:
+            node = node[part]
+        del node[last]
+        with pytest.raises(EventRejected):
+            validate(broken)

@@ -53,7 +53,8 @@ def test_the_packaged_rules_load_and_cover_every_event_type() -> None:
     rules = load_rules()
     assert set(rules.by_event) == set(EVENT_TYPES)
     assert rules.recipients == {"citizen": "citizen", "officer": "case.officer",
-                                "employee": "praise.employee", "supervisors": "flag.supervisors"}
+                                "employee": "praise.employee", "supervisors": "flag.supervisors",
+                                "head": "overdue.head"}
 
 
 @pytest.mark.parametrize(
