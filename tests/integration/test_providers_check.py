@@ -3,6 +3,8 @@ configured right, and each misconfiguration named in its own line."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -72,11 +74,24 @@ def good(
     }
 
 
-def run(tmp_path: Path, tables: dict[str, dict[str, Any]], *args: str) -> tuple[int, list[str]]:
-    config = write_config(tmp_path / "minwon.toml", tables)
-    import contextlib
-    import io
+SECRETS = ("secret_key", "password", "aws_secret_access_key")
 
+
+def run(
+    tmp_path: Path, tables: dict[str, dict[str, Any]], *args: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[int, list[str]]:
+    """``minwon-hub providers check`` as an operator runs it: settings in the file,
+    secrets in the environment (``MINWON__PROVIDERS__<NAME>__<KEY>``)."""
+    in_file: dict[str, dict[str, Any]] = {}
+    for name, table in tables.items():
+        in_file[name] = {k: v for k, v in table.items() if k not in SECRETS}
+        for key in SECRETS:
+            if key in table and name.startswith("providers."):
+                provider = name.split(".", 1)[1].upper()
+                monkeypatch.setenv(f"MINWON__PROVIDERS__{provider}__{key.upper()}",
+                                   json.dumps(table[key]))
+    config = write_config(tmp_path / "minwon.toml", in_file)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(["--config", str(config), "providers", "check", *args])
@@ -84,9 +99,9 @@ def run(tmp_path: Path, tables: dict[str, dict[str, Any]], *args: str) -> tuple[
 
 
 def test_every_provider_configured_right_is_ok(
-    tmp_path: Path, good: dict[str, dict[str, Any]]
+    tmp_path: Path, good: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, lines = run(tmp_path, good)
+    code, lines = run(tmp_path, good, monkeypatch=monkeypatch)
     assert code == 0, lines
     assert [line.split(":", 1)[0] for line in lines] == [
         "sms/alimtalk", "sms/nhn", "sms/sens", "sms/sns", "email/ses", "email/smtp",
@@ -96,7 +111,7 @@ def test_every_provider_configured_right_is_ok(
 
 
 def test_each_misconfiguration_is_named_in_one_line(
-    tmp_path: Path, good: dict[str, dict[str, Any]], alimtalk_fake: AlimtalkFake
+    tmp_path: Path, good: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good["providers.nhn"]["app_key"] = "typo"
     good["providers.sens"]["secret_key"] = "revoked"
@@ -104,7 +119,7 @@ def test_each_misconfiguration_is_named_in_one_line(
     good["providers.sns"]["sms_region"] = "ap-northeast-2"
     good["providers.ses"]["sender"] = "minwon@unverified.example"
     good["providers.smtp"]["password"] = "wrong"
-    code, lines = run(tmp_path, good)
+    code, lines = run(tmp_path, good, monkeypatch=monkeypatch)
     by_name = dict(line.split(": ", 1) for line in lines)
     assert code == 1
     assert by_name["sms/nhn"].startswith("nhn -1000: ")
@@ -119,11 +134,11 @@ def test_each_misconfiguration_is_named_in_one_line(
 
 
 def test_an_unregistered_sender_number_and_a_wrong_service_id_are_named(
-    tmp_path: Path, good: dict[str, dict[str, Any]]
+    tmp_path: Path, good: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good["orgs.gumi"]["sms_sender"] = SENDER_UNREGISTERED
     good["providers.sens"]["service_id"] = "ncp:sms:kr:1:typo"
-    code, lines = run(tmp_path, good, "--channel", "sms")
+    code, lines = run(tmp_path, good, "--channel", "sms", monkeypatch=monkeypatch)
     by_name = dict(line.split(": ", 1) for line in lines)
     assert code == 1
     assert by_name["sms/nhn"] == (
@@ -134,10 +149,10 @@ def test_an_unregistered_sender_number_and_a_wrong_service_id_are_named(
 
 
 def test_a_missing_setting_and_an_unknown_channel(
-    tmp_path: Path, good: dict[str, dict[str, Any]]
+    tmp_path: Path, good: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     del good["providers.nhn"]["secret_key"]
-    code, lines = run(tmp_path, good, "--channel", "sms")
+    code, lines = run(tmp_path, good, "--channel", "sms", monkeypatch=monkeypatch)
     assert "sms/nhn: nhn CONFIG: setting providers.nhn.secret_key is missing" in lines
-    code, lines = run(tmp_path, good, "--channel", "fax")
+    code, lines = run(tmp_path, good, "--channel", "fax", monkeypatch=monkeypatch)
     assert code == 2 and lines == []
