@@ -295,13 +295,7 @@ async def _index(request: Request, user: User) -> Response:
 
 async def _editor(request: Request, user: User) -> Response:
     ctx = _ctx(request)
-    org, event_type, channel = (request.path_params[k] for k in ("org", "event_type",
-                                                                  "channel"))
-    path = _template_ref(org, event_type, channel)
-    if not user.can_read_templates(org):
-        raise Refused("다른 기관의 템플릿은 볼 수 없습니다")
-    if not _default_exists(ctx, event_type, channel):
-        raise HTTPException(404, "그런 템플릿은 없습니다")
+    org, event_type, channel, path = _template(request, user)
     source, served_id = _served_source(ctx, path)
     copied = False
     if source is None:  # an organisation with no override yet: start from the default
@@ -325,13 +319,18 @@ async def _editor(request: Request, user: User) -> Response:
     )
 
 
-def _editable(request: Request, user: User) -> tuple[str, str, str, str]:
+def _template(request: Request, user: User, *, edit: bool = False
+              ) -> tuple[str, str, str, str]:
+    """(org, event type, channel, path) of the route's template, once ``user`` may read
+    it (or, with ``edit``, change it); 404 for a template that does not exist."""
     org, event_type, channel = (request.path_params[k] for k in ("org", "event_type",
                                                                   "channel"))
     path = _template_ref(org, event_type, channel)
-    if not user.can_edit(org):
+    if edit and not user.can_edit(org):
         raise Refused("이 템플릿을 바꿀 권한이 없습니다 (자기 기관의 템플릿만 고칠 수 "
                       "있고, 기본 템플릿은 읽기 전용입니다)")
+    if not user.can_read_templates(org):
+        raise Refused("다른 기관의 템플릿은 볼 수 없습니다")
     if not _default_exists(_ctx(request), event_type, channel):
         raise HTTPException(404, "그런 템플릿은 없습니다")
     return org, event_type, channel, path
@@ -346,11 +345,7 @@ async def _source_field(request: Request) -> tuple[str, str]:
 
 async def _preview(request: Request, user: User) -> Response:
     ctx = _ctx(request)
-    org, event_type, channel = (request.path_params[k] for k in ("org", "event_type",
-                                                                  "channel"))
-    path = _template_ref(org, event_type, channel)
-    if not user.can_read_templates(org):
-        raise Refused("다른 기관의 템플릿은 볼 수 없습니다")
+    *_, path = _template(request, user)
     source, _note = await _source_field(request)
     result = ctx.previewer.preview(path, source)
     return JSONResponse(result.as_json())
@@ -358,7 +353,7 @@ async def _preview(request: Request, user: User) -> Response:
 
 async def _save(request: Request, user: User) -> Response:
     ctx = _ctx(request)
-    org, event_type, channel, path = _editable(request, user)
+    org, event_type, channel, path = _template(request, user, edit=True)
     source, note = await _source_field(request)
     form = await _form(request)
     publish = form.get("action") == "publish"
@@ -379,11 +374,7 @@ async def _save(request: Request, user: User) -> Response:
 
 async def _history(request: Request, user: User) -> Response:
     ctx = _ctx(request)
-    org, event_type, channel = (request.path_params[k] for k in ("org", "event_type",
-                                                                  "channel"))
-    path = _template_ref(org, event_type, channel)
-    if not user.can_read_templates(org):
-        raise Refused("다른 기관의 템플릿은 볼 수 없습니다")
+    org, event_type, channel, path = _template(request, user)
     versions = ctx.db.versions(path)
     head = ctx.db.head(path)
     diff_html = None
@@ -407,7 +398,7 @@ async def _history(request: Request, user: User) -> Response:
 
 async def _rollback(request: Request, user: User) -> Response:
     ctx = _ctx(request)
-    org, event_type, channel, path = _editable(request, user)
+    org, event_type, channel, path = _template(request, user, edit=True)
     form = await _form(request)
     try:
         version_id = int(_field(form, "version", limit=20, required=True))
@@ -428,11 +419,7 @@ async def _rollback(request: Request, user: User) -> Response:
 
 async def _test_send(request: Request, user: User) -> Response:
     ctx = _ctx(request)
-    org, event_type, channel = (request.path_params[k] for k in ("org", "event_type",
-                                                                  "channel"))
-    path = _template_ref(org, event_type, channel)
-    if not user.can_read_templates(org):
-        raise Refused("다른 기관의 템플릿은 볼 수 없습니다")
+    org, event_type, channel, path = _template(request, user)
     address = {"sms": user.phone, "email": user.email}.get(channel)
     if not address:
         raise BadRequest("시험 발송은 내 휴대폰(문자)이나 메일로만 보낼 수 있습니다. 계정에 "
