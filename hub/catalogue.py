@@ -1,8 +1,9 @@
 """The domain catalogue: every fact of the domain read from its one source.
 
 * **Event types** and what each carries in ``data``: the event JSON Schema
-  (``hub/schemas/event.schema.json``): the ``type`` enum, and one ``if``/``then``
-  branch per type that requires more than the common fields.
+  (``hub/schemas/event.schema.json``, read through :mod:`minwon_client.schema`, the
+  light client that ships it): the ``type`` enum, and one ``if``/``then`` branch per
+  type that requires more than the common fields.
 * **Recipient roles**, where each is found in an event and who is told of each event
   type: the rules (``hub/rules.toml``, or the file ``router.rules`` names).
 * **Channels** and their address fields: the channel specs (``channels/<name>``).
@@ -14,13 +15,12 @@ rules, its templates and their samples; no code. See docs/domain.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from channels import CHANNEL_NAMES, get_channel
+from minwon_client import schema as contract
 
 if TYPE_CHECKING:
     from hub.rules import Rules
@@ -38,32 +38,21 @@ __all__ = [
 ]
 
 
-@cache
+#: Every event type the hub accepts, in the schema's order.
+EVENT_TYPES: tuple[str, ...] = contract.EVENT_TYPES
+
+
 def schema_text() -> str:
     """The event schema as published (the file upstream systems validate against)."""
-    return resources.files("hub").joinpath("schemas/event.schema.json").read_text("utf-8")
+    return contract.schema_text("event")
 
 
 def event_schema() -> dict[str, Any]:
     """The event JSON Schema, as a fresh dict (callers may change it)."""
-    loaded: dict[str, Any] = json.loads(schema_text())
-    return loaded
+    return contract.event_schema()
 
 
-def _type_branch_applies(branch: Mapping[str, Any], event_type: str) -> bool:
-    cond = branch.get("if", {}).get("properties", {}).get("type", {})
-    if "const" in cond:
-        return bool(cond["const"] == event_type)
-    return event_type in cond.get("enum", ())
-
-
-def type_branches(schema: Mapping[str, Any], event_type: str) -> list[dict[str, Any]]:
-    """The ``then`` parts of the schema's per-type branches that apply to ``event_type``."""
-    return [b["then"] for b in schema.get("allOf", ()) if _type_branch_applies(b, event_type)]
-
-
-#: Every event type the hub accepts, in the schema's order.
-EVENT_TYPES: tuple[str, ...] = tuple(event_schema()["properties"]["type"]["enum"])
+type_branches = contract.type_branches
 
 
 @cache

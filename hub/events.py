@@ -15,13 +15,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cache
 from typing import Any
 
-import fastjsonschema
-
-from hub.catalogue import EVENT_TYPES, event_schema, schema_text, type_branches
+from hub.catalogue import EVENT_TYPES, event_schema
+from minwon_client import schema as contract
 
 __all__ = [
     "EVENT_TYPES",
@@ -89,63 +86,18 @@ class CaseEvent:
         return {k: v for k, v in self.raw.items() if k != "data"}
 
 
-def _is_datetime(value: str) -> bool:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return parsed.tzinfo is not None  # RFC 3339 demands an offset
-
-
-@cache
-def _validator(event_type: str | None = None) -> Any:
-    """A compiled validator; with ``event_type``, one specialised for that type.
-
-    The schema states per-type requirements as ``if``/``then`` branches, which a
-    validator evaluates (and fails) one by one for every event. Specialising keeps
-    only the branches that apply, so the common path costs a fraction."""
-    schema = json.loads(schema_text())
-    if event_type is not None:
-        branches = type_branches(schema, event_type)
-        schema.pop("allOf", None)
-        if branches:
-            schema["allOf"] = branches
-    return fastjsonschema.compile(schema, formats={"date-time": _is_datetime})
-
-
 def schema() -> dict[str, Any]:
     """The event JSON Schema, as a dict."""
     return event_schema()
 
 
-def _field(name: str) -> str:
-    # fastjsonschema names the root "data": "data.data.case" -> "data.case"
-    if name == "data":
-        return "(event)"
-    return name[5:] if name.startswith("data.") else name
-
-
 def validate(obj: Any) -> None:
-    """Raise :class:`EventRejected` unless ``obj`` is a valid case event."""
-    if not isinstance(obj, dict):
-        raise EventRejected(
-            "not_an_object", f"the event must be a JSON object, not {type(obj).__name__}"
-        )
-    etype = obj.get("type")
-    if isinstance(etype, str) and etype not in EVENT_TYPES:
-        raise EventRejected(
-            "unknown_type", f"type: {etype!r} is not a known event type ({', '.join(EVENT_TYPES)})"
-        )
+    """Raise :class:`EventRejected` unless ``obj`` is a valid case event (the contract's
+    own check, :func:`minwon_client.schema.validate`, which upstream clients run too)."""
     try:
-        # no known type: the common checks only (no per-type branch applies)
-        _validator(etype if etype in EVENT_TYPES else "")(obj)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        name = exc.name or "data"
-        where = _field(name)
-        what = exc.message
-        if what.startswith(name + " "):
-            what = what[len(name) + 1 :]
-        raise EventRejected("invalid", f"{where}: {what}") from None
+        contract.validate(obj)
+    except contract.InvalidEvent as exc:
+        raise EventRejected(exc.code, exc.reason) from None
 
 
 def _parse_int(text: str) -> int:

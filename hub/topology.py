@@ -27,7 +27,9 @@ from typing import Any
 
 from kombu import Exchange, Queue
 
-EVENTS_EXCHANGE = "minwon.events"
+from minwon_client.producer import EVENTS_EXCHANGE as CLIENT_EVENTS_EXCHANGE
+
+EVENTS_EXCHANGE = CLIENT_EVENTS_EXCHANGE  # the contract (minwon_client) names it
 NOTIFY_EXCHANGE = "hub.notify"
 RETRY_EXCHANGE = "hub.retry"
 STATUS_EXCHANGE = "minwon.notifications"

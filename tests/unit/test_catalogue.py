@@ -154,12 +154,15 @@ def _copy_hub(dest: Path) -> None:
         shutil.copytree(ROOT / name, dest / name,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copytree(ROOT / "templates", dest / "templates")
+    # the light client reads the schema through its link to hub/schemas: keep the link
+    shutil.copytree(ROOT / "clients" / "python", dest / "clients" / "python", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
 
 
 def test_a_new_event_type_needs_only_schema_rules_templates_and_samples(tmp_path: Path) -> None:
     _copy_hub(tmp_path)
     before = {p.relative_to(tmp_path): p.read_bytes()
-              for p in tmp_path.rglob("*") if p.is_file()}
+              for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink()}
     # 1. the schema: the type in the enum, and a branch for its payload
     schema_path = tmp_path / "hub/schemas/event.schema.json"
     schema = json.loads(schema_path.read_text("utf-8"))
@@ -182,12 +185,14 @@ def test_a_new_event_type_needs_only_schema_rules_templates_and_samples(tmp_path
     sample_path = folder / "samples/full.json"
     sample_path.write_text(json.dumps(sample, ensure_ascii=False), "utf-8")
 
-    changed = {p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()
+    changed = {p.relative_to(tmp_path) for p in tmp_path.rglob("*")
+               if p.is_file() and not p.is_symlink()
                and before.get(p.relative_to(tmp_path)) != p.read_bytes()}
     assert {p.parts[0] if p.parts[0] == "templates" else str(p) for p in changed} == {
         "templates", "hub/schemas/event.schema.json", "hub/rules.toml"}
 
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "MINWON_CONFIG": ""}
+    env = {**os.environ, "MINWON_CONFIG": "",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), str(tmp_path / "clients/python")])}
     env.pop("PYTHONSAFEPATH", None)
     routed = subprocess.run([sys.executable, "-c", ROUTE, str(sample_path)], cwd=tmp_path,
                             env=env, capture_output=True, text=True, timeout=120)
