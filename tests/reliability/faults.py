@@ -23,6 +23,13 @@ Faults (:data:`FAULTS`):
                the e-mail template, mixed in with good events
 ``duplicates`` every event published twice (some three times, one copy with a
                changed body): each notice must still go out once
+``runaway``    an organisation's SMS template loops without end for some cases: those
+               notices are parked with ``template_budget``, the others flow
+``ledger``     the ledger's database (a private PostgreSQL started for the run with
+               ``initdb``/``pg_ctl`` on a free port) is stopped for ``outage`` s mid-stream
+
+The poison set includes what once stopped the router: 5,000-deep nesting, a 5,000-digit
+number, a lone surrogate in a title and a NUL in a case id.
 
 The publisher behaves like a careful upstream system: an event whose confirm failed
 (connection closed, broker down) is published again, so an event may reach the hub
@@ -56,7 +63,8 @@ from hub.topology import Topology
 from hub.transport import connect
 from tests.conftest import AMQP_ROOT, VHost, rabbitmqctl
 
-FAULTS: tuple[str, ...] = ("kill", "connections", "broker", "provider", "poison", "duplicates")
+FAULTS: tuple[str, ...] = ("kill", "connections", "broker", "provider", "poison", "duplicates",
+                           "runaway", "ledger")
 CHANNELS: tuple[str, ...] = ("sms", "email", "push")
 TIERS = ("1s", "3s", "8s")
 ORG_TOML = """[orgs.gumi]
@@ -125,11 +133,40 @@ def poison_bodies(run: str, n: int) -> list[tuple[bytes, str]]:
                      "type": "case.exploded", "data": {"org": "gumi"}}).encode(),
          "unknown_type"),
     ]
+    surrogate = good_event(run, 0, title="\ud800")  # json.dumps writes it as "\ud800"
+    surrogate["id"] = f"{run}-surrogate-{{i}}"
+    nul = good_event(run, 0)
+    nul["id"] = f"{run}-nul-{{i}}"
+    nul["data"]["case"]["id"] = "F-\u0000-{i}"
+    kinds += [
+        (b'{"id": "' + run.encode() + b'-deep-{i}", "data": ' + b"[" * 5000 + b"]" * 5000
+         + b"}", "too_deep"),
+        (b'{"id": "' + run.encode() + b'-digits-{i}", "n": ' + b"9" * 5000 + b"}",
+         "bad_number"),
+        (json.dumps(surrogate).encode(), "bad_text"),
+        (json.dumps(nul).encode(), "bad_text"),
+    ]
     out = []
     for i in range(n):
         body, code = kinds[i % len(kinds)]
         out.append((body.replace(b"{i}", str(i).encode()), code))
     return out
+
+
+#: An organisation's SMS template that loops without end for cases titled "무한 …".
+RUNAWAY_SMS = """{% block body %}
+{% if '무한' in case.title %}{% for a in range(100000) %}{% for b in range(100000) %}
+{% endfor %}{% endfor %}{% endif %}
+[{{ org.name }}] {{ recipient.name }}님, 민원({{ case.id }})이 접수되었습니다.
+{% endblock %}
+"""
+
+
+def runaway_event(run: str, seq: int) -> dict[str, Any]:
+    """An SMS-only event whose case title sends :data:`RUNAWAY_SMS` into its loop."""
+    event = good_event(run, seq, title="무한 반복 민원")
+    event["data"]["citizen"]["channels"] = ["sms"]
+    return event
 
 
 def huge_event(run: str, seq: int) -> bytes:
@@ -180,8 +217,11 @@ class FaultReport:
 class Bed:
     """One fault's hub: vhost, configuration, processes, publisher, record."""
 
-    def __init__(self, fault: str, *, workdir: Path, outage_flag: bool = False) -> None:
+    def __init__(self, fault: str, *, workdir: Path, outage_flag: bool = False,
+                 ledger_url: str | None = None, templates: Path | None = None) -> None:
         self.fault = fault
+        self.ledger_url = ledger_url or f"sqlite:///{workdir / 'ledger.db'}"
+        self.templates = templates
         self.vhost = VHost(f"fault-{fault}-{uuid.uuid4().hex[:8]}")
         self.workdir = workdir
         self.record = workdir / "record"
@@ -202,13 +242,15 @@ class Bed:
             "[worker]", "concurrency = 64", "shutdown_timeout = 10",
             "[retry]", f"tiers = {json.dumps(list(TIERS))}", "max_attempts = 12",
             "quick_retries = 1", "quick_wait = 0.05",
-            "[ledger]", f'url = "sqlite:///{self.workdir / "ledger.db"}"',
+            "[ledger]", f'url = "{self.ledger_url}"',
             'hash_key = "fault-suite"', "sweep_after = 3",
             "[policy]", 'quiet_hours = ""',
             "[logging]", 'level = "WARNING"',
             "[providers.latency]", "latency_ms = 5", f'record = "{self.record}"',
             f'fail_flag = "{self.flag}"',
         ]
+        if self.templates is not None:
+            lines += ["[templates]", f'dir = "{self.templates}"', 'source = "folder"']
         for channel in CHANNELS:
             lines += [f"[channels.{channel}]", 'providers = ["latency"]', "reset_after = 2"]
         self.config.write_text("\n".join(lines) + "\n" + ORG_TOML, "utf-8")
@@ -419,9 +461,12 @@ class Settings:
 
 
 @contextlib.contextmanager
-def bed(fault: str) -> Iterator[Bed]:
+def bed(fault: str, *, ledger_url: str | None = None,
+        templates: Callable[[Path], Path] | None = None) -> Iterator[Bed]:
+    """A started test bed; ``templates`` makes its templates folder in the work dir."""
     tmp = Path(tempfile.mkdtemp(prefix=f"minwon-fault-{fault}-"))
-    b = Bed(fault, workdir=tmp)
+    b = Bed(fault, workdir=tmp, ledger_url=ledger_url,
+            templates=templates(tmp) if templates is not None else None)
     try:
         b.start()
         yield b
@@ -607,6 +652,114 @@ def fault_duplicates(s: Settings) -> FaultReport:
     return report
 
 
+def _templates_with_runaway_override(workdir: Path) -> Path:
+    folder = workdir / "templates"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "templates", folder)
+    override = folder / "orgs" / "gumi" / "case.received" / "sms.j2"
+    override.parent.mkdir(parents=True, exist_ok=True)
+    override.write_text(RUNAWAY_SMS, "utf-8")
+    return folder
+
+
+def fault_runaway(s: Settings) -> FaultReport:
+    """An org's SMS template loops without end for some cases (1 in 100): each such
+    render stops itself within its budget and the notice is parked with
+    ``template_budget``; the channel's other notices keep flowing."""
+    started = time.monotonic()
+    with bed("runaway", templates=_templates_with_runaway_override) as b:
+        good = _good(b, s.events)
+        n_runaway = max(4, s.events // 100)
+        runaway = [runaway_event(b.run_id, s.events + 3 * i + 1) for i in range(n_runaway)]
+        mixed: list[dict[str, Any] | bytes] = []
+        step = max(1, len(good) // n_runaway)
+        for i, event in enumerate(good):
+            mixed.append(event)
+            if i % step == 0 and runaway:
+                mixed.append(runaway.pop())
+        mixed.extend(runaway)
+        b.publish_paced(mixed, s.rate)
+        b.settle()
+        report = b.report(started)
+        report.parked_expected = n_runaway
+    report.notes.append(f"{n_runaway} notices sent into an endless template loop")
+    return report
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the run's own (``initdb`` + ``pg_ctl`` in a temporary
+    directory, on a free port), so that stopping it touches nobody else's database.
+    Run as the ``postgres`` user when we are root (PostgreSQL refuses root)."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="minwon-fault-pg-"))
+        self.data = self.root / "data"
+        self.port = procs.free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync")
+
+    def start(self) -> None:
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+                   "-c fsync=off -c max_connections=200")
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options,
+                  "-l", str(self.root / "postgres.log"), "-w", "-t", "60", "start")
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60",
+                  "stop")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    if not candidates:
+        raise FileNotFoundError(f"{name} not found (install PostgreSQL's server binaries)")
+    return str(candidates[-1])
+
+
+def fault_ledger(s: Settings) -> FaultReport:
+    """The ledger's database (a private PostgreSQL) stops for ``outage`` seconds while
+    events flow, then comes back: notices wait and retry, none lost or sent twice."""
+    started = time.monotonic()
+    pg = PrivatePostgres()
+    try:
+        pg.init()
+        pg.start()
+        with bed("ledger", ledger_url=pg.url) as b:
+            items = _good(b, s.events)
+            third = len(items) // 3
+            b.publish_paced(items[:third], s.rate)
+            pg.stop()
+            down_at = time.monotonic()
+            b.publish_paced(items[third:], max(1.0, (len(items) - third) / max(1.0, s.outage)))
+            remaining = s.outage - (time.monotonic() - down_at)
+            if remaining > 0:
+                time.sleep(remaining)
+            pg.start()
+            b.settle(timeout=180 + s.outage)
+            report = b.report(started)
+    finally:
+        pg.close()
+    report.notes.append(f"ledger database (private PostgreSQL on port {pg.port}) stopped "
+                        f"{s.outage:.0f} s")
+    return report
+
+
 RUNNERS: dict[str, Callable[[Settings], FaultReport]] = {
     "kill": fault_kill,
     "connections": fault_connections,
@@ -614,6 +767,8 @@ RUNNERS: dict[str, Callable[[Settings], FaultReport]] = {
     "provider": fault_provider,
     "poison": fault_poison,
     "duplicates": fault_duplicates,
+    "runaway": fault_runaway,
+    "ledger": fault_ledger,
 }
 
 

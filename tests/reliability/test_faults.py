@@ -63,10 +63,31 @@ def test_broker_stop_and_start_loses_nothing() -> None:
 def test_poison_is_rejected_or_parked_with_reasons_and_the_rest_delivered() -> None:
     # Given poison of every kind mixed in with good events
     report = _run("poison")
+    # (among them 5,000-deep nesting, a 5,000-digit number, a lone surrogate, a NUL)
     # Then each poison message is on hub.rejected with its reason code
     _nothing_lost_nothing_twice(report)
+    assert {"too_deep", "bad_number", "bad_text"} <= set(report.rejected)
     assert report.rejected == report.rejected_expected
     # and the e-mails whose template cannot render are parked as template errors
     assert report.parked == Counter({"template_error": report.parked_expected})
     # and every other notice is delivered
     assert report.delivered == report.expected - report.parked_expected
+
+
+def test_a_runaway_template_parks_its_notices_and_the_rest_flow() -> None:
+    # Given an org's SMS template that loops without end for some cases
+    report = _run("runaway")
+    # Then those notices are parked with template_budget, and every other is delivered
+    _nothing_lost_nothing_twice(report)
+    assert report.parked == Counter({"template_budget": report.parked_expected})
+    assert report.delivered == report.expected - report.parked_expected
+    assert report.rejected == Counter()
+
+
+def test_the_ledger_database_stopped_loses_nothing() -> None:
+    # Given the ledger on a private PostgreSQL / When it stops for the outage, then returns
+    report = _run("ledger")
+    # Then every notice is delivered once
+    _nothing_lost_nothing_twice(report)
+    assert report.delivered == report.expected
+    assert report.rejected == Counter()
