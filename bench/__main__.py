@@ -76,6 +76,12 @@ THROUGHPUT: dict[str, tuple[str, float]] = {
     "pika_50ms": ("pika", 50.0),
     "dramatiq_50ms": ("dramatiq", 50.0),
 }
+#: scenarios compared with each other: they run back to back in every round
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("hub_0ms", "null_hub_0ms"),
+    ("hub_50ms", "celery_equal_50ms", "celery_50ms", "celery_acks_late_50ms", "pika_50ms",
+     "dramatiq_50ms"),
+)
 #: run once per round, in rounds < slow_repeat only (each takes long)
 SLOW = ("latency", "drain", "recovery")
 
@@ -361,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
             "background_cpu_busy_before": background_cpu()}
     info["broker_before"] = broker.identity()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
-    for rnd, name in interleaved(chosen, args.repeat):
+    grouped = [[n for n in g if n in chosen] for g in GROUPS]
+    grouped += [[n] for n in chosen if not any(n in g for g in GROUPS)]
+    for rnd, name in interleaved([g for g in grouped if g], args.repeat):
         if name in SLOW and rnd >= slow_repeat:
             continue
         print(f"-- round {rnd + 1}/{args.repeat}: {name} (load {procs.loadavg()[0]:.2f}) ...",

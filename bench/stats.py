@@ -1,8 +1,9 @@
 """Repetitions: the order scenarios run in, and a median with its spread.
 
-Every scenario runs ``repeat`` times; rounds are interleaved (hub, peer, hub, peer, …)
-and the order within a round rotates, so a load that climbs during the run falls on
-every scenario alike instead of on whichever runs last.
+Every scenario runs ``repeat`` times; rounds are interleaved (hub, peer, hub, peer, …),
+the scenarios compared with each other run back to back, and the order rotates from
+round to round, so a load that climbs during the run falls on every scenario alike
+instead of on whichever runs last.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 
-def interleaved(names: Sequence[str], repeat: int) -> list[tuple[int, str]]:
-    """(round, scenario) pairs: ``repeat`` rounds, each with every scenario once, the
-    order rotated by one each round."""
+def interleaved(groups: Sequence[Sequence[str]], repeat: int) -> list[tuple[int, str]]:
+    """(round, scenario) pairs: ``repeat`` rounds, each with every scenario once. The
+    scenarios compared with each other form a group and run back to back; each round
+    rotates the order of the groups and the order within each group by one, so no
+    scenario always runs first or last, or always right after the same one."""
     order: list[tuple[int, str]] = []
-    n = len(names)
     for r in range(repeat):
-        shift = r % n if n else 0
-        order += [(r, name) for name in [*names[shift:], *names[:shift]]]
+        g = r % len(groups) if groups else 0
+        for group in [*groups[g:], *groups[:g]]:
+            k = r % len(group) if group else 0
+            order += [(r, name) for name in [*group[k:], *group[:k]]]
     return order
 
 

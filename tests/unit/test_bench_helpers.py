@@ -8,12 +8,12 @@ from bench.recovery import first_window
 from bench.stats import dig, interleaved, median_spread, paired_ratio
 
 
-def test_rounds_interleave_every_scenario_and_rotate_the_order() -> None:
-    order = interleaved(["hub", "celery", "null"], 3)
+def test_rounds_keep_each_group_together_and_rotate_groups_and_members() -> None:
+    order = interleaved([["hub0", "null"], ["hub50", "celery", "pika"], ["producer"]], 3)
     assert order == [
-        (0, "hub"), (0, "celery"), (0, "null"),
-        (1, "celery"), (1, "null"), (1, "hub"),
-        (2, "null"), (2, "hub"), (2, "celery"),
+        (0, "hub0"), (0, "null"), (0, "hub50"), (0, "celery"), (0, "pika"), (0, "producer"),
+        (1, "celery"), (1, "pika"), (1, "hub50"), (1, "producer"), (1, "null"), (1, "hub0"),
+        (2, "producer"), (2, "hub0"), (2, "null"), (2, "pika"), (2, "hub50"), (2, "celery"),
     ]
 
 
