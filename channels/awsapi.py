@@ -76,6 +76,8 @@ _COMMON: list[tuple[str, Outcome, str]] = [
     ("RequestTimeoutException", TRANSIENT, "The request timed out"),
 ]
 
+_AWS_UNLISTED = "Codes not listed: HTTP 401/403 credentials, anything else transient."
+
 #: Amazon SNS ``Publish`` (SMS and mobile push), ``CreatePlatformEndpoint``,
 #: ``GetSMSAttributes``.
 SNS_CODES = CodeTable(
@@ -102,6 +104,7 @@ SNS_CODES = CodeTable(
         ("Throttled", TRANSIENT, "The rate at which requests are sent is too high"),
         *_COMMON,
     ],
+    unlisted=_AWS_UNLISTED,
 )
 
 #: Amazon SES API v2 ``SendEmail`` and ``GetAccount``. ``MessageRejected not verified``
@@ -128,6 +131,7 @@ SES_CODES = CodeTable(
         ("TooManyRequestsException", TRANSIENT, "Too many requests have been made"),
         *_COMMON,
     ],
+    unlisted=_AWS_UNLISTED,
 )
 
 

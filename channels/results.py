@@ -78,10 +78,12 @@ class CodeTable:
         rows: Iterable[tuple[int | str, Outcome, str] | Row],
         *,
         unknown: Outcome = TRANSIENT,
+        unlisted: str | None = None,
     ) -> None:
         self.api = api
         self.source = source
         self.unknown = unknown
+        self.unlisted = unlisted or f"Codes not listed: {unknown}."
         self._rows: dict[str, Row] = {}
         for item in rows:
             row = item if isinstance(item, Row) else Row(str(item[0]), item[1], item[2])
@@ -123,7 +125,7 @@ class CodeTable:
 
     def markdown(self) -> str:
         lines = [
-            f"**{self.api}** — source: {self.source}. Codes not listed: {self.unknown}.",
+            f"**{self.api}** — source: {self.source}. {self.unlisted}",
             "",
             "| code | documented meaning | outcome |",
             "|---|---|---|",

@@ -75,6 +75,8 @@ SENS_CODES = CodeTable(
         ("503/500", TRANSIENT, "Endpoint Error"),
         ("504/510", TRANSIENT, "Endpoint Timeout"),
     ],
+    unlisted="Statuses not listed: 5xx, 408, 425, 429 transient; other 4xx credentials "
+    "(our request).",
 )
 
 _SENDER_WORDS = re.compile(r"\bfrom\b|발신|calling ?number|sender", re.IGNORECASE)
