@@ -115,6 +115,15 @@ def test_nhn_2021_failed_insert_queue_is_retried_not_parked(
     assert receipt.message_id in nhn_fake.accepted
 
 
+def test_nhn_request_status_3_is_not_taken_for_acceptance(
+    nhn_case: ProviderCase, nhn_fake: NhnSmsFake
+) -> None:
+    nhn_fake.request_failed = True
+    with pytest.raises(TransientError) as caught:
+        nhn_case.provider().send(nhn_case.message())
+    assert caught.value.code == "STATUS-3"
+
+
 def test_an_invalid_recipient_stops_the_chain_with_its_reason(
     nhn_case: ProviderCase, sens_case: ProviderCase, sens_fake: SensFake
 ) -> None:

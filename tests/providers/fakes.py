@@ -177,6 +177,7 @@ class NhnSmsFake(FakeServer):
         self.secret_key = secret_key
         self.registered_senders = set(REGISTERED_SENDERS)
         self.monthly_limit_reached = False
+        self.request_failed = False  # answer body.data.statusCode "3" (request failed)
         self.listed: list[dict[str, Any]] = []
         super().__init__()
 
@@ -245,6 +246,8 @@ class NhnSmsFake(FakeServer):
         result_code, result_message = 0, "SUCCESS"
         if number == PHONE_INVALID.replace("-", ""):
             result_code, result_message = -2019, "RecipientNo is invalid."
+        elif self.request_failed:
+            pass
         else:
             self.accept(request_id, request)
             with self._lock:
@@ -263,7 +266,7 @@ class NhnSmsFake(FakeServer):
                 "body": {
                     "data": {
                         "requestId": request_id,
-                        "statusCode": "2",
+                        "statusCode": "3" if self.request_failed else "2",
                         "senderGroupingKey": grouping,
                         "sendResultList": [
                             {
