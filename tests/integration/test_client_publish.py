@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -113,3 +114,17 @@ def test_the_client_installs_without_the_hub_s_dependencies(tmp_path: Path) -> N
                          timeout=120, cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "unknown_type"
+
+
+def test_the_python_example_of_the_guide_publishes(vhost: VHost, tmp_path: Path) -> None:
+    config = make_config(tmp_path, vhost.url)
+    example = ROOT / "clients" / "python" / "examples" / "publish.py"
+    with running_hub(config):
+        done = subprocess.run([sys.executable, str(example), "py-example"],
+                              env={**os.environ, "MINWON_BROKER_URL": vhost.url},
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.strip() == "published py-example-received py-example-extended"
+        wait_for(lambda: {r["event_id"] for r in all_outbox(config)}
+                 == {"py-example-received", "py-example-extended"}, timeout=60,
+                 message="both events' notices")
