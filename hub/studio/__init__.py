@@ -6,7 +6,7 @@ live preview), sharing the hub's configuration, ledger database and template che
 * :mod:`hub.studio.accounts`: local accounts, roles, password hashing (argon2);
 * :mod:`hub.studio.audit`: the audit log of every action;
 * :mod:`hub.studio.security`: CSRF tokens and the sign-in rate limit;
-* :mod:`hub.studio.korean`: Korean twins of the template checker's messages;
+* :mod:`hub.templates.korean`: Korean twins of the template checker's messages;
 * :mod:`hub.studio.preview`: the editor's check, preview and byte counter;
 * :mod:`hub.studio.app`: the routes; :mod:`hub.studio.cli`: the commands.
 

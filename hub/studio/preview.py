@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hub.studio.korean import Problem, in_korean
 from hub.templates import sizing
 from hub.templates.check import check_compiled, load_samples
 from hub.templates.context import context_from_event, sample_recipients
 from hub.templates.environment import Environments
 from hub.templates.errors import TemplateError
+from hub.templates.korean import Problem, in_korean
 from hub.templates.layout import TemplateFile, parse_path
 from hub.templates.rendering import compile_template
 
@@ -48,6 +48,7 @@ class Unsafe:
 class PreviewResult:
     ok: bool
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # publishable, but look
     renders: list[dict[str, Any]] = field(default_factory=list)
     unsafe: list[Unsafe] = field(default_factory=list)
     version: str | None = None
@@ -69,6 +70,7 @@ class PreviewResult:
             "version": self.version,
             "problems": [{"text": str(p), "message": p.message, "line": p.line,
                           "sample": p.sample, "english": p.english} for p in self.problems],
+            "warnings": [{"text": str(p), "english": p.english} for p in self.warnings],
             "renders": self.renders,
             "unsafe": [u.__dict__ for u in self.unsafe],
             "counter": self.counter,
@@ -130,7 +132,8 @@ class Previewer:
             }
             for r in result.renders
         ]
-        return PreviewResult(result.ok, [in_korean(e) for e in result.errors], renders,
+        return PreviewResult(result.ok, [in_korean(e) for e in result.errors],
+                             [in_korean(w) for w in result.warnings], renders,
                              unsafe_positions(source, file.channel), compiled.version)
 
     def fields(self, path: str) -> list[str]:

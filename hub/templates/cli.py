@@ -27,6 +27,7 @@ from hub.templates.context import context_from_event, sample_recipients
 from hub.templates.environment import Environments, make_environments
 from hub.templates.errors import TemplateError
 from hub.templates.filters import WorkingCalendar
+from hub.templates.korean import in_korean
 from hub.templates.layout import ORGS, TemplateFile, load_sample, parse_path, template_path
 from hub.templates.rendering import CHANNELS, Rendered, compile_template, render_compiled
 from hub.templates.store import fallback_profile
@@ -42,6 +43,8 @@ def add_parser(subparsers: Any) -> None:
         help="render every template against every sample; exit 1 on any error",
     )
     check.add_argument("--dir", help="templates folder (default: [templates] dir)")
+    check.add_argument("--korean", action="store_true",
+                       help="also say each problem in Korean (as the studio does)")
     check.set_defaults(func=_quiet_pipe(cmd_check))
 
     preview = sub.add_parser("preview", help="show exactly what a recipient receives for a sample")
@@ -133,7 +136,7 @@ def _unsafe(result: CheckResult) -> str:
     return "unsafe: " + ("; ".join(parts) if parts else "none")
 
 
-def print_report(report: Report, out: TextIO) -> None:
+def print_report(report: Report, out: TextIO, *, korean: bool = False) -> None:
     """One line per template (ok/ERROR, version, SMS kind, bytes, samples, unsafe
     characters), its errors indented below, then the folder's problems and a total."""
     width = max((len(r.template.path) for r in report.results), default=20)
@@ -153,8 +156,12 @@ def print_report(report: Report, out: TextIO) -> None:
         out.write("  ".join(fields).rstrip() + "\n")
         for error in result.errors:
             out.write(f"       - {error}\n")
+            if korean:
+                out.write(f"         {in_korean(error)}\n")
         for warning in result.warnings:
             out.write(f"       ~ warning: {warning}\n")
+            if korean:
+                out.write(f"         주의: {in_korean(warning)}\n")
     for problem in report.problems:
         out.write(f"ERROR  {problem}\n")
     bad = sum(1 for r in report.results if not r.ok)
@@ -175,7 +182,7 @@ def cmd_check(config: Any, args: argparse.Namespace) -> int:
         return 2
     print(f"templates: {setup.directory}")
     report = check_all(setup.directory, setup.envs, setup.org_profile)
-    print_report(report, sys.stdout)
+    print_report(report, sys.stdout, korean=getattr(args, "korean", False))
     return 0 if report.ok else 1
 
 

@@ -165,6 +165,8 @@ def test_edit_preview_publish_send_rollback_and_look_up(
     from playwright.sync_api import expect
 
     base, config = studio
+    # Generous waits: the machine is shared, a preview may take seconds under load
+    expect.set_options(timeout=30_000)
     page = browser.new_page(locale="ko-KR", viewport={"width": 1360, "height": 900})
     page.set_default_timeout(30_000)
     with running_hub(config) as hub:

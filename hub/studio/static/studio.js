@@ -70,6 +70,11 @@
       if (p.english) li.title = p.english;
       problems.appendChild(li);
     });
+    (data.warnings || []).forEach(function (w) {
+      var li = el("li", "caution", "주의: " + w.text);
+      li.title = w.english || "";
+      problems.appendChild(li);
+    });
     if (data.ok) problems.appendChild(el("li", "passed", "모든 견본에서 검사를 통과했습니다"));
   }
 

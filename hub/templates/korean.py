@@ -1,4 +1,5 @@
-"""Korean twins of the template checker's English messages, for editors.
+"""Korean twins of the template checker's English messages, for editors (the studio,
+``templates check --korean``).
 
 The checker (:mod:`hub.templates.check`, :mod:`hub.templates.rendering`) writes one
 English line per problem for operators; :func:`in_korean` says the same in Korean,
@@ -67,6 +68,26 @@ _TWINS: list[_Twin] = [
      lambda m: f"문법 오류: '{m[1]}' 이(가) 와야 하는데 '{m[2]}' 이(가) 있습니다"),
     (re.compile(r"^no filter named '(.+?)'", re.I),
      lambda m: f"'{m[1]}' 라는 필터가 없습니다. 쓸 수 있는 필터는 오른쪽 목록에 있습니다"),
+    (re.compile(r"^the e-mail HTML must be a whole document"),
+     lambda m: "메일 HTML은 완전한 문서여야 합니다: <!DOCTYPE html> 로 시작하세요"),
+    (re.compile(r"^the e-mail HTML must say its language"),
+     lambda m: '메일 HTML에 언어를 적으세요: <html lang="ko">'),
+    (re.compile(r"^the e-mail HTML must have a <title>"),
+     lambda m: "메일 HTML에 <title> 이 있어야 합니다 (메일 프로그램이 보여 줍니다)"),
+    (re.compile(r"^with answer\.outcome=(\w+): an answer that is not accepted must state "
+                r"its reason and the 구제절차.*missing: (.*)$", re.S),
+     lambda m: f"처리결과가 {m[1]} 일 때(받아들이지 않은 답변)는 사유와 구제절차(이의신청 "
+               f"60일, 행정심판·행정소송 90일)를 알려야 합니다. 빠진 것: {m[2]}"),
+    (re.compile(r"^a push is read on the lock screen.*this one shows (.*)$", re.S),
+     lambda m: f"푸시는 잠금 화면에 보입니다. 기관, 알림 종류, 민원 번호만 보이게 하고 "
+               f"자세한 내용은 링크 뒤에 두세요. 지금 보이는 것: {m[1]}"),
+    (re.compile(r"^(\S+)\|(\w+) shows a deadline at 00:00 as the next day; write (\S+)"),
+     lambda m: f"{m[1]}|{m[2]} 는 00:00 기한을 다음 날로 보여 줍니다. {m[3]} 을(를) 쓰세요 "
+               "(전날 24:00)"),
+    (re.compile(r"^(\S+) ends on a day off \((.+?)\)"),
+     lambda m: f"견본의 {m[1]} 이(가) 쉬는 날({m[2]})에 끝납니다. 법 §19는 근무일로 셉니다"),
+    (re.compile(r"^over the template budget: (.*)$", re.S),
+     lambda m: f"실행 한도를 넘었습니다 (반복이 끝나지 않거나 너무 깁니다): {m[1]}"),
     (re.compile(r"^unknown channel '(.+?)'"),
      lambda m: f"알 수 없는 채널 '{m[1]}' 입니다 (sms, email, push)"),
 ]
