@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint unit integration check bench reliability clean
+.PHONY: demo test lint unit integration check bench reliability cluster-test clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ bench: $(BIN)/.installed
 reliability: $(BIN)/.installed
 	bash scripts/ensure-services.sh
 	$(BIN)/python -m tests.reliability --events 20000
+
+# Three RabbitMQ nodes, PostgreSQL, two workers per channel; faults while events flow.
+# CI runs 1,000 events per fault; `python -m tests.cluster` runs 20,000.
+CLUSTER_EVENTS ?= 1000
+cluster-test: $(BIN)/.installed
+	bash scripts/ensure-services.sh
+	MINWON_CLUSTER_TEST=1 MINWON_CLUSTER_EVENTS=$(CLUSTER_EVENTS) $(BIN)/pytest -s -p no:cacheprovider tests/cluster
 
 clean:
 	rm -rf $(VENV) outbox minwon-ledger.db* .pytest_cache .mypy_cache .ruff_cache

@@ -190,6 +190,7 @@ class FaultReport:
     parked_expected: int = 0  # notices meant to be parked (template breakers)
     rejected_expected: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    recovery: float | None = None  # seconds until deliveries ran again (cluster suite)
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -210,6 +211,7 @@ class FaultReport:
                 "notices_expected": self.expected, "delivered": self.delivered,
                 "lost": self.lost, "sent_twice": self.sent_twice, "parked": dict(self.parked),
                 "rejected": dict(self.rejected), "seconds": round(self.seconds, 1),
+                "recovery_seconds": self.recovery,
                 "notes": self.notes}
 
 
@@ -321,7 +323,7 @@ class Bed:
                 raise TimeoutError(f"{len(pending)} events unconfirmed after {deadline}s")
             try:
                 if self._producer is None:
-                    self._producer = PikaProducer(self.vhost.url, timeout=20)
+                    self._producer = self.open_producer()
                 result = self._producer.publish_batch(pending)
             except Exception as exc:  # broker down or connection closed: try again
                 self._drop_producer()
@@ -344,6 +346,9 @@ class Bed:
             self.note("publisher: unconfirmed events published again")
             self._drop_producer()
             time.sleep(0.3)
+
+    def open_producer(self) -> PikaProducer:
+        return PikaProducer(self.vhost.url, timeout=20)
 
     def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
