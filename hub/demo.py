@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import queue
+import shutil
 import tempfile
 import time
 import uuid
@@ -124,8 +125,18 @@ def summarize(statuses: list[dict[str, Any]]) -> dict[str, Counter[str]]:
 
 
 def run_demo(config: Config, *, outbox: str | None = None, keep: bool = False) -> int:
+    """Run the demo. Its outbox and ledger go to ``outbox`` (kept), or to a temporary
+    folder that is removed at the end unless ``keep``."""
     folder = Path(outbox) if outbox else Path(tempfile.mkdtemp(prefix="minwon-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_demo(config, folder, kept=keep or outbox is not None)
+    finally:
+        if not keep and outbox is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_demo(config: Config, folder: Path, *, kept: bool) -> int:
     cfg = demo_config(config, folder)
     hub = Hub(cfg)
     print(f"minwon-hub demo on {safe_url(hub.url)} "
@@ -158,7 +169,7 @@ def run_demo(config: Config, *, outbox: str | None = None, keep: bool = False) -
         for d in parked:
             print(f"  {d['channel']:<6} {d['event_type']:<16} {d['recipient']['address']}: "
                   f"{d['reason']}")
-    print(f"\noutbox: {folder}")
+    print(f"\noutbox: {folder}{'' if kept else ' (removed at the end; --keep keeps it)'}")
     for path in sorted(folder.glob("*.jsonl")):
         lines = path.read_text("utf-8").splitlines()
         print(f"  {path.name}: {len(lines)} notices")
@@ -167,7 +178,9 @@ def run_demo(config: Config, *, outbox: str | None = None, keep: bool = False) -
         first = json.loads(sms.read_text("utf-8").splitlines()[0])
         print(f"\nfirst SMS ({first['kind']}, to {first['to']}):\n{first['body']}")
     ledger_url = cfg.get("ledger", "url")
-    print(f"\nthe case's story: MINWON__LEDGER__URL={ledger_url} minwon-hub trace 2026-0001234")
+    if kept or not ledger_url.startswith(f"sqlite:///{folder}"):
+        print(f"\nthe case's story: MINWON__LEDGER__URL={ledger_url} "
+              "minwon-hub trace 2026-0001234")
     finals = {e["data"]["notification_id"] for e in statuses if e["data"]["status"] in FINAL}
     if len(finals) < expected:
         print(f"\nonly {len(finals)} of {expected} notices settled in time")

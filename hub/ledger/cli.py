@@ -9,13 +9,38 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from hub.ledger import DEFAULT_RETENTION_DAYS, Ledger, ledger_from_config
 from hub.ledger.base import utcnow
 
 
+class NoLedger(Exception):
+    """A read command was pointed at an SQLite ledger file that does not exist."""
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite ledger URL when it does not exist (None otherwise)."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return None if path.exists() else path
+
+
 def _open(config: Any) -> Ledger:
+    """The configured ledger; an SQLite file is never created by a command that only
+    reads or deletes (``trace`` in an empty folder would leave an empty database)."""
+    url = str(config.get("ledger", "url", default="") or "sqlite:///minwon-ledger.db")
+    missing = _missing_sqlite_file(url)
+    if missing is not None:
+        raise NoLedger(f"no ledger at {missing.resolve()} (ledger.url = {url}): nothing was "
+                       "recorded there; point MINWON__LEDGER__URL at the hub's ledger")
     return ledger_from_config(config)
 
 
@@ -27,7 +52,11 @@ def cmd_trace(config: Any, args: argparse.Namespace) -> int:
     """Print the case's events and notices with their history (recipients masked)."""
     from hub.trace import render_json, render_text
 
-    ledger = _open(config)
+    try:
+        ledger = _open(config)
+    except NoLedger as exc:
+        print(f"minwon-hub: {exc}", file=sys.stderr)
+        return 2
     try:
         story = ledger.case_story(args.case_id)
     finally:
@@ -47,7 +76,11 @@ def cmd_ledger_purge(config: Any, args: argparse.Namespace) -> int:
         print("minwon-hub: --older-than must be 0 or more days", file=sys.stderr)
         return 2
     before = utcnow() - timedelta(days=days)
-    ledger = _open(config)
+    try:
+        ledger = _open(config)
+    except NoLedger as exc:
+        print(f"minwon-hub: {exc}", file=sys.stderr)
+        return 2
     try:
         result = ledger.purge(before)
     finally:

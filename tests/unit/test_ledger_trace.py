@@ -198,3 +198,18 @@ def test_purge_defaults_to_the_configured_retention(tmp_path: Path,
 def test_addresses_are_normalised_before_hashing(address: str, normal: str) -> None:
     assert normalise_address(address) == normal
     assert address_hash(address, KEY) == address_hash(normal, KEY)
+
+
+@pytest.mark.parametrize("command", [["trace", CASE], ["ledger", "purge", "--older-than", "5"]])
+def test_a_missing_sqlite_ledger_is_said_and_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # Given an empty folder and the default-style relative SQLite URL
+    url = f"sqlite:///{tmp_path}/minwon-ledger.db"
+    # When trace (or purge) is run there
+    assert run_cli(command, url) == 2
+    # Then it says where it looked, and leaves no database behind
+    err = capsys.readouterr().err
+    assert f"no ledger at {tmp_path / 'minwon-ledger.db'}" in err
+    assert "MINWON__LEDGER__URL" in err
+    assert list(tmp_path.iterdir()) == []
