@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.ledger.schema import template_published, template_versions
@@ -161,6 +161,14 @@ class TemplateDatabase:
                                  .where(template_published.c.path == row.path)
                                  .values(**values))
         return Version(**row._asdict())
+
+    def unpublish(self, path: str) -> bool:
+        """Take ``path`` out of service (its versions stay): an organisation's notices go
+        back to the default template, a default back to the folder's file."""
+        with self.engine.begin() as conn:
+            return bool(conn.execute(
+                delete(template_published).where(template_published.c.path == path)
+            ).rowcount)
 
     def import_folder(self, directory: Path, *, author: str, update_changed: bool = False,
                       note: str = "imported from the templates folder") -> ImportResult:

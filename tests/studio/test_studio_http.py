@@ -86,6 +86,15 @@ def test_the_session_cookie_is_httponly_samesite_and_secure_when_configured(
     assert "secure" in cookie
 
 
+def test_every_response_carries_the_security_headers(app: Any) -> None:
+    c = client(app, "kim")
+    for r in (c.get("/login"), c.get(EDIT), c.get("/static/studio.js"), c.get("/nope")):
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
 def test_wrong_password_is_a_korean_message_and_the_limit_stops_guessing(app: Any) -> None:
     c = client(app)
     token = csrf_of(c.get("/login").text)
@@ -307,6 +316,23 @@ def test_save_publish_history_diff_rollback_and_audit(app: Any) -> None:
                                              "csrf": csrf_of(other.get(
                                                  "/templates/seoul/case.received/sms").text)})
     assert r.status_code == 403
+
+
+def test_unpublishing_an_override_goes_back_to_the_default(app: Any) -> None:
+    c = client(app, "kim")
+    token = csrf(c)
+    c.post(EDIT + "/save", data={"source": body("구미 {{ case.id }}"), "csrf": token,
+                                 "action": "publish"})
+    db = app.state.studio.db
+    assert db.head(GUMI_PATH) is not None
+    assert 'id="unpublish"' in c.get(EDIT + "/history").text
+    r = c.post(EDIT + "/unpublish", data={"csrf": token})
+    assert "게시를 중단했습니다" in r.text
+    assert db.head(GUMI_PATH) is None and len(db.versions(GUMI_PATH)) == 1
+    assert "unpublish" in [e.action for e in app.state.studio.audit.recent()]
+    admin = client(app, "root")
+    r = admin.post(DEFAULT + "/unpublish", data={"csrf": csrf(admin)})
+    assert r.status_code == 400 and "기본 템플릿은 게시를 중단할 수 없습니다" in r.text
 
 
 def test_rollback_to_a_version_of_another_template_is_refused(app: Any) -> None:
