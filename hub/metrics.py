@@ -4,6 +4,9 @@ queue names and template names."""
 
 from __future__ import annotations
 
+import os
+import platform
+from importlib import metadata
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
@@ -108,6 +111,25 @@ RATE_STORE_ERRORS = Counter(
     "minwon_rate_store_errors_total",
     "Rate-limit look-ups the shared store (Redis) did not answer; the notice was deferred.",
 )
+
+
+BUILD_INFO = Gauge(
+    "minwon_build_info",
+    "Always 1; the labels say which build runs (version, source revision, Python).",
+    ["version", "revision", "python"],
+)
+
+
+def _build_labels() -> tuple[str, str, str]:
+    try:
+        version = metadata.version("minwon-hub")
+    except metadata.PackageNotFoundError:  # run from a checkout without installing
+        from hub import __version__ as version
+    revision = os.environ.get("MINWON_REVISION", "") or "unknown"
+    return version, revision[:40], platform.python_version()
+
+
+BUILD_INFO.labels(*_build_labels()).set(1)
 
 
 _children: dict[tuple[int, tuple[str, ...]], Any] = {}

@@ -46,21 +46,38 @@ def test_there_is_a_dashboard() -> None:
     assert [p.name for p in DASHBOARDS] == ["minwon-hub.json"]
 
 
-def test_datasource_provisioning_matches_the_dashboards() -> None:
-    # Given the provisioned datasource
+def _datasource_refs(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found = [node["datasource"]] if isinstance(node.get("datasource"), dict) else []
+        return found + [r for v in node.values() for r in _datasource_refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _datasource_refs(v)]
+    return []
+
+
+def test_dashboards_choose_their_datasource_on_import_and_provisioning() -> None:
+    # Given the provisioned datasource (the default one: the variable resolves to it)
     [source] = load_yaml(GRAFANA / "provisioning" / "datasources" / "prometheus.yaml")[
         "datasources"
     ]
-    assert source["type"] == "prometheus"
+    assert source["type"] == "prometheus" and source["isDefault"] is True
     assert source["url"] == "http://prometheus:9090"
-    # Then every panel and target of every dashboard uses it
     for path in DASHBOARDS:
-        for panel in _dashboard(path)["panels"]:
-            if panel["type"] == "row":
-                continue
-            assert panel["datasource"]["uid"] == source["uid"], panel["title"]
-            for target in panel["targets"]:
-                assert target["datasource"]["uid"] == source["uid"], panel["title"]
+        dash = _dashboard(path)
+        # an import asks for the Prometheus to use (no uid of ours hard-coded)
+        [given] = dash["__inputs"]
+        assert (given["name"], given["type"], given["pluginId"]) == (
+            "DS_PROMETHEUS", "datasource", "prometheus")
+        variable = next(v for v in dash["templating"]["list"] if v["name"] == "datasource")
+        assert (variable["type"], variable["query"]) == ("datasource", "prometheus")
+        assert variable["current"]["value"] == "${DS_PROMETHEUS}"
+        # and every panel, target and variable query goes through that variable
+        refs = [r for r in _datasource_refs(dash) if r.get("type") != "grafana"]
+        assert refs and all(r == {"type": "prometheus", "uid": "${datasource}"} for r in refs)
+        assert all(r["uid"] != source["uid"] for r in refs)
+        for panel in dash["panels"]:
+            if panel["type"] != "row":
+                assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
 
 
 def test_dashboard_provider_reads_the_folder_compose_mounts() -> None:
