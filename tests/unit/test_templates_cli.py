@@ -153,3 +153,19 @@ def test_preview_shows_the_file_on_disk_even_when_it_is_broken(
     (folder / "case.received" / "push.j2").write_text("{% block title %}{{ x {% endblock %}")
     assert main(["templates", "preview", "case.received", "push"]) == 1
     assert "case.received/push.j2: line 1" in capsys.readouterr().err
+
+
+def test_check_refuses_a_template_that_runs_away_on_a_sample(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an sms template that loops without end (it would hang a check without a budget)
+    path = folder / "case.received" / "sms.j2"
+    path.write_text(path.read_text("utf-8").replace(
+        "{% block body %}", "{% block body %}{% for a in range(100000) %}"
+        "{% for b in range(100000) %}{% endfor %}{% endfor %}", 1), "utf-8")
+    # When the check runs / Then it stops and names the budget, in English and Korean
+    assert main(["templates", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR  case.received/sms.j2" in out
+    assert "over the template budget: loops ran over 10,000 steps" in out
+    assert "반복이 10,000회를 넘었습니다" in out
