@@ -63,11 +63,16 @@ class Work:
         claim = self.ledger.claim(job, attempt)
         if claim.state is not ClaimState.NEW:
             return []
+        # the claim's fence token, where the ledger has one (issue 11): the worker passes
+        # it to every record of this claim
+        token = getattr(claim, "token", None)
+        fence: dict[str, Any] = {"token": token} if token else {}
         now = datetime.now(UTC)
         if self.policy is not None:
             decision = self.policy.decide(job, now)
             if decision.action != "send":
-                self.ledger.record(job, "skipped", attempt=attempt, reason=decision.reason)
+                self.ledger.record(job, "skipped", attempt=attempt, reason=decision.reason,
+                                   **fence)
                 return [status_event(job, "skipped", attempt=attempt, reason=decision.reason)]
             self.policy.acquire(job.org, channel)
         org = self.config.org(job.org)
@@ -90,7 +95,8 @@ class Work:
         message = provider.prepare(message, JobContext(data=job.data, org=org))
         receipt = self.retry.call(lambda: provider.send(message))
         self.ledger.record(job, "sent", attempt=attempt, provider=receipt.provider,
-                           message_id=receipt.message_id, template_version=rendered.version)
+                           message_id=receipt.message_id, template_version=rendered.version,
+                           **fence)
         return [status_event(job, "sent", attempt=attempt, provider=receipt.provider,
                              provider_message_id=receipt.message_id,
                              template_version=rendered.version)]
