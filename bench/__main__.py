@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import broker, procs
+from bench import procs, rabbitmq
 from bench.stats import dig, interleaved, median_spread, paired_ratio
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -363,9 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     slow_repeat = min(args.repeat, sizes["slow_repeat"])
 
     started = time.monotonic()
-    info: dict[str, Any] = {**procs.machine_info(), **broker.broker_info(),
+    info: dict[str, Any] = {**procs.machine_info(), **rabbitmq.broker_info(),
             "background_cpu_busy_before": background_cpu()}
-    info["broker_before"] = broker.identity()
+    info["broker_before"] = rabbitmq.identity()
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
     grouped = [[n for n in g if n in chosen] for g in GROUPS]
     grouped += [[n] for n in chosen if not any(n in g for g in GROUPS)]
@@ -375,13 +375,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"-- round {rnd + 1}/{args.repeat}: {name} (load {procs.loadavg()[0]:.2f}) ...",
               file=sys.stderr, flush=True)
         t0 = time.monotonic()
-        load, before = procs.loadavg(), broker.identity()
+        load, before = procs.loadavg(), rabbitmq.identity()
         try:
             result = table_of[name]()
         except Exception as exc:  # one failed run must not hide the others
             traceback.print_exc()
             result = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-        after = broker.identity()
+        after = rabbitmq.identity()
         result.update({"round": rnd + 1, "loadavg_before": load, "loadavg_after": procs.loadavg(),
                        "broker_before": before, "broker_after": after,
                        "broker_restarted": before.get("pid") != after.get("pid"),
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         print(run_line(name, result), file=sys.stderr, flush=True)
     info["background_cpu_busy_after"] = background_cpu()
     info["loadavg_at_end"] = procs.loadavg()
-    info["broker_after"] = broker.identity()
+    info["broker_after"] = rabbitmq.identity()
 
     head = headline(runs)
     ok = verdicts(head)

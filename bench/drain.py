@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import broker, peers, pg, pikapub, procs, records, workload
+from bench import peers, pg, pikapub, procs, rabbitmq, records, workload
 from hub.topology import NOTIFY_EXCHANGE
 
 
@@ -46,14 +46,14 @@ def run(*, backlog: int = 100_000, latency_ms: float = 50.0, concurrency: int = 
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="minwon-bench-")))
         record, config = workdir / "record", workdir / "minwon.toml"
         made = side.submit(pg.create)
-        url = stack.enter_context(broker.fresh_vhost("drain"))
+        url = stack.enter_context(rabbitmq.fresh_vhost("drain"))
         db = made.result()
         stack.callback(pg.drop, db)
         config.write_text(workload.hub_config_toml(
             url=url, record=record, latency_ms=latency_ms, ledger=pg.url(db),
             concurrency=concurrency, prefetch=prefetch, channels=channels), "utf-8")
-        broker.declare_topology(url, channels)
-        broker.bind_status_queue(url)
+        rabbitmq.declare_topology(url, channels)
+        rabbitmq.bind_status_queue(url)
         run_id = workload.new_run_id("d")
         for channel in channels:
             pikapub.load(url, jobs(channel, per_channel, run_id))

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import broker, procs, records, workload
+from bench import procs, rabbitmq, records, workload
 from hub.producer import open_producer
 
 
@@ -49,7 +49,7 @@ def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
     (experiments only); ``code`` runs the hub processes from another checkout (e.g.
     ``git archive <commit>`` unpacked), to compare commits."""
     expected = events * len(channels)
-    with broker.fresh_vhost(f"hub{int(latency_ms)}ms") as url, \
+    with rabbitmq.fresh_vhost(f"hub{int(latency_ms)}ms") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
         workdir = Path(tmp)
         record = workdir / "record"
@@ -58,7 +58,7 @@ def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
             url=url, record=record, latency_ms=latency_ms,
             ledger=ledger or f"sqlite:///{workdir / 'minwon-ledger.db'}",
             concurrency=concurrency, prefetch=prefetch, channels=channels), "utf-8")
-        broker.declare_topology(url, channels, quorum="classic" not in whatif)
+        rabbitmq.declare_topology(url, channels, quorum="classic" not in whatif)
         run_id = workload.new_run_id("e2e")
         preload(url, run_id, events, channels=channels)
 
@@ -69,20 +69,20 @@ def run(*, latency_ms: float, events: int, concurrency: int, prefetch: int,
             env = {"BENCH_WHATIF": whatif, "PYTHONPATH": f"{root / 'whatif'}:{source}"}
         hub = procs.HubProcesses(config, workdir, channels, router=False, env=env)
         counter = records.RecordCounter(record)
-        beam = broker.beam_pids()
+        beam = rabbitmq.beam_pids()
         try:
             hub.start()
-            broker.wait_for_consumers(url, {f"hub.notify.{c}": 1 for c in channels})
+            rabbitmq.wait_for_consumers(url, {f"hub.notify.{c}": 1 for c in channels})
             beam_cpu = sum(procs.cpu_seconds(p) for p in beam)
             busy0, total0 = procs.total_cpu_busy()
             hub.mark_cpu()
             router = hub.spawn("router")
             # the router's own start-up (imports, ~1 s of CPU) is not part of the work
-            broker.wait_for_consumers(url, {"hub.router": 1}, interval=0.02)
+            rabbitmq.wait_for_consumers(url, {"hub.router": 1}, interval=0.02)
             router.cpu_mark = procs.cpu_seconds(router.pid)
             spies = []
             if profile is not None:
-                broker.wait_for_consumers(url, {"hub.router": 1})
+                rabbitmq.wait_for_consumers(url, {"hub.router": 1})
                 spies = hub.profile(profile, seconds=max(2.0, events * len(channels) / 2000))
             got = counter.wait_for(expected, timeout, check=hub.check_alive)
             cpu = hub.cpu_since_mark()

@@ -38,7 +38,7 @@ from typing import Any
 import pika
 from pika.adapters.select_connection import SelectConnection
 
-from bench import broker, peers, pg, procs, records, workload
+from bench import peers, pg, procs, rabbitmq, records, workload
 
 P99_LIMIT_MS = 250.0
 CHANNELS: tuple[str, ...] = ("sms",)
@@ -185,31 +185,31 @@ def sweep(peer: str, *, rates: list[float], seconds: float, warmup: float,
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="minwon-bench-")))
         record, config = workdir / "record", workdir / "minwon.toml"
         made = side.submit(pg.create)
-        url = stack.enter_context(broker.fresh_vhost(f"lat{peer.replace('_', '')}"))
+        url = stack.enter_context(rabbitmq.fresh_vhost(f"lat{peer.replace('_', '')}"))
         db = made.result()
         stack.callback(pg.drop, db)
         config.write_text(workload.hub_config_toml(
             url=url, record=record, latency_ms=50.0, ledger=pg.url(db),
             concurrency=concurrency, prefetch=prefetch, channels=CHANNELS), "utf-8")
         if peer == "hub":
-            broker.declare_topology(url, CHANNELS)
+            rabbitmq.declare_topology(url, CHANNELS)
         else:
             peers.preload(peer, url, "warm", 0, CHANNELS)  # declares Celery's queues
-        broker.bind_status_queue(url)
+        rabbitmq.bind_status_queue(url)
         p = _launches(peer, url, config, record, workdir, concurrency, prefetch)
         launcher = peers.Launcher(workdir)
         stack.callback(launcher.stop)
         for launch in p.first:
             launcher.spawn(launch)
-        broker.wait_for_consumers(url, p.first_queues, check=launcher.check)
+        rabbitmq.wait_for_consumers(url, p.first_queues, check=launcher.check)
         assert p.last is not None
         launcher.spawn(p.last)
-        broker.wait_for_consumers(url, {p.last_queue or "": 1}, check=launcher.check)
+        rabbitmq.wait_for_consumers(url, {p.last_queue or "": 1}, check=launcher.check)
         generator = Generator(url)
         stack.callback(generator.close)
         groups: dict[str, Callable[[], list[int]]] = {
             r.name: functools.partial(launcher.pids, r.name) for r in launcher.running}
-        groups["rabbitmq"] = broker.beam_pids
+        groups["rabbitmq"] = rabbitmq.beam_pids
         groups["postgresql"] = functools.partial(procs.postgres_pids, db)
         counter = records.RecordCounter(record)
         run_id, sent = workload.new_run_id("lat"), 0

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import broker, procs, records, workload
+from bench import procs, rabbitmq, records, workload
 from bench.stages import publish_jobs
 
 
@@ -42,7 +42,7 @@ def varied_jobs(count: int, run_id: str) -> list[bytes]:
 
 def run(*, backlog: int = 100_000, seconds: float = 20.0, latency_ms: float = 50.0,
         concurrency: int = 128, prefetch: int = 256) -> dict[str, Any]:
-    with broker.fresh_vhost("memory") as url, \
+    with rabbitmq.fresh_vhost("memory") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
         workdir = Path(tmp)
         record = workdir / "record"
@@ -51,13 +51,13 @@ def run(*, backlog: int = 100_000, seconds: float = 20.0, latency_ms: float = 50
             url=url, record=record, latency_ms=latency_ms,
             ledger=f"sqlite:///{workdir / 'minwon-ledger.db'}",
             concurrency=concurrency, prefetch=prefetch, channels=("sms",)), "utf-8")
-        broker.declare_topology(url, ("sms",))
+        rabbitmq.declare_topology(url, ("sms",))
         publish_jobs(url, "sms", varied_jobs(backlog, workload.new_run_id("m")))
         hub = procs.HubProcesses(config, workdir, ("sms",), router=False)
         samples: list[float] = []
         try:
             hub.start()
-            broker.wait_for_consumers(url, {"hub.notify.sms": 1})
+            rabbitmq.wait_for_consumers(url, {"hub.notify.sms": 1})
             worker = hub.by_name("worker-sms")
             started = time.monotonic()
             while time.monotonic() - started < seconds:
@@ -65,7 +65,7 @@ def run(*, backlog: int = 100_000, seconds: float = 20.0, latency_ms: float = 50
                 samples.append(procs.rss_mb(worker.pid)[0])
                 time.sleep(0.5)
             current, peak = procs.rss_mb(worker.pid)
-            waiting, _ = broker.queue_depth(url, "hub.notify.sms")
+            waiting, _ = rabbitmq.queue_depth(url, "hub.notify.sms")
         finally:
             hub.stop()
         sent = records.RecordCounter(record).poll()

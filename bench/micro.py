@@ -179,7 +179,7 @@ def router(n: int = 3000) -> dict[str, float]:
 
 def loop(n: int = 20000) -> dict[str, float]:
     """The consuming loop with stages that do nothing but settle (needs RabbitMQ)."""
-    from bench import broker, memory, stages
+    from bench import memory, rabbitmq, stages
     from hub.consumer import ConsumingLoop, Publish, Settlement, Stage
     from hub.transport import connect, profile_for
 
@@ -224,8 +224,8 @@ def loop(n: int = 20000) -> dict[str, float]:
     for name, stage in (("ConsumingLoop, settle at once, no publish", Inline(False)),
                         ("ConsumingLoop + 1 confirmed publish", Inline(True)),
                         ("ConsumingLoop + 1 publish + thread-pool hand-off", Pooled(True))):
-        with broker.fresh_vhost("micro") as url:
-            broker.declare_topology(url, ("sms",))
+        with rabbitmq.fresh_vhost("micro") as url:
+            rabbitmq.declare_topology(url, ("sms",))
             stages.publish_jobs(url, "sms", memory.varied_jobs(n, "m"))
             conn = connect(url)
             consuming = ConsumingLoop(conn, profile_for(url), stage, prefetch=256)
@@ -234,7 +234,7 @@ def loop(n: int = 20000) -> dict[str, float]:
             thread.start()
             while stage.n < n or stage.busy():
                 time.sleep(0.02)
-            while broker.queue_depth(url, "hub.notify.sms")[0]:
+            while rabbitmq.queue_depth(url, "hub.notify.sms")[0]:
                 time.sleep(0.02)
             out[name] = 1e6 * (time.process_time() - started) / n
             consuming.request_stop()

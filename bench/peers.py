@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import barrier, broker, pg, pikapub, procs, records, workload
+from bench import barrier, pg, pikapub, procs, rabbitmq, records, workload
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS: tuple[str, ...] = ("hub", "null_hub", "celery_equal", "celery", "celery_acks_late",
@@ -246,7 +246,7 @@ def _celery_jobs(url: str, run_id: str, events: int, channels: tuple[str, ...]) 
                                producer=producer)
             total += 1
     deadline = time.monotonic() + 120  # no confirms: wait until the broker holds them
-    while sum(broker.queue_depth(url, f"bench.{c}")[0] for c in channels) < total:
+    while sum(rabbitmq.queue_depth(url, f"bench.{c}")[0] for c in channels) < total:
         if time.monotonic() > deadline:
             raise TimeoutError("celery tasks did not all arrive")
         time.sleep(0.1)
@@ -255,8 +255,8 @@ def _celery_jobs(url: str, run_id: str, events: int, channels: tuple[str, ...]) 
 
 def _declare(peer: str, url: str, channels: tuple[str, ...]) -> None:
     if peer in ("hub", "null_hub", "pika"):
-        broker.declare_topology(url, channels)
-    broker.bind_status_queue(url)
+        rabbitmq.declare_topology(url, channels)
+    rabbitmq.bind_status_queue(url)
 
 
 class Phases(dict[str, float]):
@@ -287,7 +287,7 @@ def run(peer: str, *, latency_ms: float, events: int, concurrency: int = 128,
                  latency_ms=latency_ms)
         use_pg = p.ledger and ledger == "postgres"
         made = side.submit(pg.create) if use_pg else None  # while the vhost is made
-        url = stack.enter_context(broker.fresh_vhost(peer.replace("_", "")))
+        url = stack.enter_context(rabbitmq.fresh_vhost(peer.replace("_", "")))
         db = made.result() if made is not None else None
         if db is not None:
             stack.callback(pg.drop, db)
@@ -307,7 +307,7 @@ def run(peer: str, *, latency_ms: float, events: int, concurrency: int = 128,
         names = [x.name for x in p.first] + ([p.last.name] if p.last else [])
         groups: dict[str, Callable[[], list[int]]] = {
             n: functools.partial(launcher.pids, n) for n in names}
-        groups["rabbitmq"] = broker.beam_pids
+        groups["rabbitmq"] = rabbitmq.beam_pids
         if db:
             groups["postgresql"] = functools.partial(procs.postgres_pids, db)
         meter = procs.CpuMeter(groups)
@@ -320,11 +320,11 @@ def run(peer: str, *, latency_ms: float, events: int, concurrency: int = 128,
             barrier.release_when_ready(p.barrier, len(p.first), before=meter.mark,
                                        check=launcher.check)
         else:
-            broker.wait_for_consumers(url, p.first_queues, check=launcher.check)
+            rabbitmq.wait_for_consumers(url, p.first_queues, check=launcher.check)
             meter.mark()
         if p.last is not None:
             launcher.spawn(p.last)
-            broker.wait_for_consumers(url, {p.last_queue or "": 1}, interval=0.02,
+            rabbitmq.wait_for_consumers(url, {p.last_queue or "": 1}, interval=0.02,
                                       check=launcher.check)
             meter.mark_group(p.last.name)  # the router's start-up is not the work
         phase("started")

@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.broker import PRIVATE_MARK
 from bench.procs import free_port
+from bench.rabbitmq import PRIVATE_MARK
 
 BIN = Path(os.environ.get("BENCH_RABBITMQ_BIN", "/usr/lib/rabbitmq/bin"))
 

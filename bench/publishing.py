@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from bench import broker, pikapub, workload
+from bench import pikapub, rabbitmq, workload
 from hub.events import CONTENT_TYPE
 from hub.producer import PikaProducer
 from hub.topology import EVENTS_EXCHANGE
@@ -101,8 +101,8 @@ def run(*, seconds: float = 10.0, kombu_seconds: float = 3.0) -> dict[str, Any]:
     """Every publisher at every batch size, interleaved (hub, pika, hub, pika …)."""
     pool = list(workload.events(workload.new_run_id("p"), POOL))
     out: dict[str, Any] = {"hub": {}, "pika": {}}
-    with broker.fresh_vhost("producer") as url:
-        broker.declare_topology(url)
+    with rabbitmq.fresh_vhost("producer") as url:
+        rabbitmq.declare_topology(url)
         for batch in BATCHES:
             key = str(batch or "all")
             total = None

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import broker, peers, pg, pikapub, records, workload
+from bench import peers, pg, pikapub, rabbitmq, records, workload
 from bench.private_broker import private_broker
 
 WINDOW = 1.0
@@ -60,8 +60,8 @@ def run(*, backlog: int = 30_000, before: float = 3.0, latency_ms: float = 50.0,
         config.write_text(workload.hub_config_toml(
             url=node.url, record=record, latency_ms=latency_ms, ledger=pg.url(db),
             concurrency=concurrency, prefetch=prefetch, channels=channels), "utf-8")
-        broker.declare_topology(node.url, channels)
-        broker.bind_status_queue(node.url)
+        rabbitmq.declare_topology(node.url, channels)
+        rabbitmq.bind_status_queue(node.url)
         pikapub.load(node.url, (pikapub.event_message(e) for e in
                                 workload.events(workload.new_run_id("r"), events)))
         expected = events * len(channels)
@@ -72,7 +72,7 @@ def run(*, backlog: int = 30_000, before: float = 3.0, latency_ms: float = 50.0,
         stack.callback(launcher.stop)
         for launch in p.first:
             launcher.spawn(launch)
-        broker.wait_for_consumers(node.url, p.first_queues, check=launcher.check)
+        rabbitmq.wait_for_consumers(node.url, p.first_queues, check=launcher.check)
         assert p.last is not None
         launcher.spawn(p.last)
         counter = records.RecordCounter(record)

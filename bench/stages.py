@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import broker, procs, records, workload
+from bench import procs, rabbitmq, records, workload
 from bench.hub_e2e import preload
 
 
@@ -48,7 +48,7 @@ def publish_jobs(url: str, channel: str, bodies: list[bytes]) -> None:
 
 def router_alone(*, events: int, channels: tuple[str, ...] = workload.CHANNELS,
                  profile: Path | None = None) -> dict[str, Any]:
-    with broker.fresh_vhost("router") as url, \
+    with rabbitmq.fresh_vhost("router") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
         workdir = Path(tmp)
         config = workdir / "minwon.toml"
@@ -56,19 +56,19 @@ def router_alone(*, events: int, channels: tuple[str, ...] = workload.CHANNELS,
             url=url, record=workdir / "record", latency_ms=0,
             ledger=f"sqlite:///{workdir / 'minwon-ledger.db'}", concurrency=128,
             prefetch=256, channels=channels), "utf-8")
-        broker.declare_topology(url, channels)
+        rabbitmq.declare_topology(url, channels)
         preload(url, workload.new_run_id("r"), events, channels=channels)
         hub = procs.HubProcesses(config, workdir, channels=(), router=True)
         expected = events * len(channels)
         try:
             hub.start()
-            broker.wait_for_consumers(url, {"hub.router": 1})
+            rabbitmq.wait_for_consumers(url, {"hub.router": 1})
             hub.mark_cpu()
             started = time.perf_counter()
             spies = hub.profile(profile, seconds=max(2.0, events / 1500)) if profile else []
             while True:
-                left, _ = broker.queue_depth(url, "hub.router")
-                done = sum(broker.queue_depth(url, f"hub.notify.{c}")[0] for c in channels)
+                left, _ = rabbitmq.queue_depth(url, "hub.router")
+                done = sum(rabbitmq.queue_depth(url, f"hub.notify.{c}")[0] for c in channels)
                 if left == 0 and done >= expected:
                     break
                 hub.check_alive()
@@ -87,7 +87,7 @@ def router_alone(*, events: int, channels: tuple[str, ...] = workload.CHANNELS,
 def worker_alone(*, jobs: int, latency_ms: float = 0.0, channel: str = "sms",
                  concurrency: int = 128, prefetch: int = 256,
                  profile: Path | None = None, ledger: str | None = None) -> dict[str, Any]:
-    with broker.fresh_vhost("worker") as url, \
+    with rabbitmq.fresh_vhost("worker") as url, \
             tempfile.TemporaryDirectory(prefix="minwon-bench-") as tmp:
         workdir = Path(tmp)
         record = workdir / "record"
@@ -96,7 +96,7 @@ def worker_alone(*, jobs: int, latency_ms: float = 0.0, channel: str = "sms",
             url=url, record=record, latency_ms=latency_ms,
             ledger=ledger or f"sqlite:///{workdir / 'minwon-ledger.db'}",
             concurrency=concurrency, prefetch=prefetch, channels=(channel,)), "utf-8")
-        broker.declare_topology(url, (channel,))
+        rabbitmq.declare_topology(url, (channel,))
         bodies = workload.jobs_for(list(workload.events(workload.new_run_id("w"), jobs,
                                                         channels=(channel,))), channel)
         publish_jobs(url, channel, bodies)
@@ -107,7 +107,7 @@ def worker_alone(*, jobs: int, latency_ms: float = 0.0, channel: str = "sms",
             hub.start()
             spies = []
             if profile is not None:
-                broker.wait_for_consumers(url, {f"hub.notify.{channel}": 1})
+                rabbitmq.wait_for_consumers(url, {f"hub.notify.{channel}": 1})
                 spies = hub.profile(profile, seconds=max(2.0, jobs / 1500))
             counter.wait_for(jobs, 300, check=hub.check_alive)
             cpu = sum(hub.cpu_since_mark().values())
