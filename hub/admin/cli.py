@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -146,6 +147,32 @@ def _show(config: Any, args: argparse.Namespace, url: str) -> int:
     return 0
 
 
+#: Seconds between two progress lines of a long replay or purge (on stderr).
+PROGRESS_EVERY = 2.0
+
+
+class Progress:
+    """A progress line on stderr at most every :data:`PROGRESS_EVERY` seconds while a
+    replay or purge works through a queue: ``dlq purge hub.dead: 12,000 of 50,000
+    read, 12,000 deleted``. Short passes print nothing."""
+
+    def __init__(self, label: str, verb: str, *, every: float | None = None,
+                 clock: Any = time.monotonic, stream: Any = None) -> None:
+        self.label, self.verb = label, verb
+        self.every = PROGRESS_EVERY if every is None else every
+        self.clock = clock
+        self.stream = stream or sys.stderr
+        self.next_at = clock() + self.every
+
+    def __call__(self, p: Any) -> None:
+        now = self.clock()
+        if now < self.next_at or p.seen >= p.depth:
+            return
+        self.next_at = now + self.every
+        print(f"{self.label}: {p.seen:,} of {p.depth:,} read, {p.acked:,} {self.verb}",
+              file=self.stream, flush=True)
+
+
 def _replay(config: Any, args: argparse.Namespace, url: str) -> int:
     """Put matching messages back (notices on their channel queue with attempts reset;
     events on minwon.events); exit 1 when some were left parked."""
@@ -163,7 +190,8 @@ def _replay(config: Any, args: argparse.Namespace, url: str) -> int:
         print(f"minwon-hub dlq replay: {exc}", file=sys.stderr)
         return 2
     try:
-        result = Replay(url, ledger).run(queue, _filter(args), limit=args.limit)
+        result = Replay(url, ledger).run(queue, _filter(args), limit=args.limit,
+                                         progress=Progress(f"dlq replay {queue}", "done"))
     finally:
         ledger.close()
     what = "events" if queue == REJECTED_QUEUE else "notices"
@@ -208,7 +236,8 @@ def _purge(config: Any, args: argparse.Namespace, url: str) -> int:
             print("nothing deleted (use --yes to skip this question)")
             return 1
         limit = count  # no more than the operator agreed to
-    deleted = purge(url, queue, where, limit=limit)
+    deleted = purge(url, queue, where, limit=limit,
+                    progress=Progress(f"dlq purge {queue}", "deleted"))
     print(f"purged {len(deleted)} message(s) from {queue}")
     return 0
 

@@ -362,11 +362,13 @@ class Pass:
     _publisher: ConfirmingPublisher | None = field(default=None, repr=False)
 
     def messages(
-        self, where: Filter, *, limit: int | None = None, now: datetime | None = None
+        self, where: Filter, *, limit: int | None = None, now: datetime | None = None,
+        progress: Callable[[Pass], None] | None = None,
     ) -> Iterator[tuple[Parked, int]]:
         """(message, delivery tag) of each match, at most ``limit``, reading at most the
         depth the queue had at the start. A message not acknowledged through
-        :meth:`ack` goes back to the queue when the pass ends."""
+        :meth:`ack` goes back to the queue when the pass ends. ``progress`` is called
+        after each message read (once the caller has handled a match)."""
         now = now or datetime.now(UTC)
         while self.seen < self.depth and (limit is None or self.matched < limit):
             message = self.channel.basic_get(self.queue, no_ack=False)
@@ -377,10 +379,11 @@ class Pass:
                 self.queue, message.body, message.headers,
                 (message.properties or {}).get("message_id"),
             )
-            if not where.matches(parked, now):
-                continue  # held unacked: returns to the queue when the pass ends
-            self.matched += 1
-            yield parked, message.delivery_tag
+            if where.matches(parked, now):  # else held unacked: returns at the pass's end
+                self.matched += 1
+                yield parked, message.delivery_tag
+            if progress is not None:
+                progress(self)
 
     def ack(self, tag: int) -> None:
         self.channel.basic_ack(tag)
@@ -467,12 +470,16 @@ def collect(url: str, queue: str, where: Filter, *, limit: int | None = None,
         return [parked for parked, _ in p.messages(where, limit=limit, now=now)]
 
 
+#: Called after each message a pass has read (with the pass: ``seen`` of ``depth``, ``acked``).
+ProgressHook = Callable[["Pass"], None]
+
+
 def purge(url: str, queue: str, where: Filter, *, limit: int | None = None,
-          now: datetime | None = None) -> list[Parked]:
+          now: datetime | None = None, progress: ProgressHook | None = None) -> list[Parked]:
     """Delete the matching messages (at most ``limit``); returns what was deleted."""
     deleted = []
     with open_pass(url, queue) as p:
-        for parked, tag in p.messages(where, limit=limit, now=now):
+        for parked, tag in p.messages(where, limit=limit, now=now, progress=progress):
             p.ack(tag)
             deleted.append(parked)
             log.info("dlq purge: %s %s (%s)", queue, parked.id, parked.reason_code)
@@ -529,10 +536,12 @@ class Replay:
                  parked.reason_code, parked.channel or EVENTS_EXCHANGE)
 
     # -- the pass ------------------------------------------------------------------
-    def run(self, queue: str, where: Filter, *, limit: int | None = None) -> ReplayResult:
+    def run(self, queue: str, where: Filter, *, limit: int | None = None,
+            progress: ProgressHook | None = None) -> ReplayResult:
         result = ReplayResult()
         with open_pass(self.url, queue) as p:
-            for parked, tag in p.messages(where, limit=limit, now=self.clock()):
+            for parked, tag in p.messages(where, limit=limit, now=self.clock(),
+                                          progress=progress):
                 if queue == REJECTED_QUEUE:
                     self._event(p, parked, tag, result)
                 else:
