@@ -86,9 +86,11 @@ def studio(vhost: VHost, tmp_path: Path) -> Iterator[tuple[str, Config]]:
     _toml(config, config_file, port)
     env = {**os.environ, "MINWON_CONFIG": str(config_file)}
     env = {k: v for k, v in env.items() if not k.startswith("MINWON__")}
+    # as pytest's pythonpath: also for a venv installed before clients/python existed
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "clients/python")])
     _cli(env, "templates", "import")
     _cli(env, "studio", "user", "add", "kim", "--org", "gumi", "--role", "editor",
-         stdin=EDITOR_PASSWORD + "\n")
+         "--phone", "010-5555-0123", stdin=EDITOR_PASSWORD + "\n")
     _cli(env, "studio", "user", "add", "lee", "--org", "gumi", "--role", "operator",
          stdin=OPERATOR_PASSWORD + "\n")
     server = subprocess.Popen([sys.executable, "-m", "hub.cli", "studio"], env=env,
@@ -210,6 +212,13 @@ def test_edit_preview_publish_send_rollback_and_look_up(
         head = db.head(GUMI_SMS)
         assert head is not None
         first_id = head.version_id
+
+        # Send a test to my own phone, through the real channel chain (the outbox here)
+        page.click("#test-send")
+        expect(page.locator("#test-result")).to_contain_text("010-****-0123")
+        tests = [r for r in outbox(config, "sms") if r.get("case_id") == "studio-test"]
+        assert [r["to"] for r in tests] == ["010-5555-0123"]
+        assert tests[0]["body"].startswith("[시험] [구미시] 홍길동님")
 
         # The new wording, published: the running hub sends the next event with it
         source = page.locator("textarea[name=source]")
