@@ -227,6 +227,11 @@ def _check_indent(text: str, width: Any) -> None:
     budget.check_size(len(text) + abs(size) * (text.count("\n") + 1))
 
 
+def _check_wordwrap(text: str, width: Any, wrapstring: Any) -> None:
+    lines = len(text) // max(1, width if isinstance(width, int) else 1) + 1
+    budget.check_size(len(text) + lines * len(wrapstring if isinstance(wrapstring, str) else "\n"))
+
+
 #: Checks run before a filter, on its arguments (the value first).
 _FILTER_CHECKS: dict[str, Callable[..., None]] = {
     "center": lambda value, width=80, *_: budget.check_width(width),
@@ -238,6 +243,11 @@ _FILTER_CHECKS: dict[str, Callable[..., None]] = {
         list(value) if isinstance(value, list | tuple) else value, d),
     "tojson": lambda value, indent=None: budget.check_width(indent or 0),
     "business_days": lambda value, days, *_: budget.iterations(abs(int(days))),
+    # groups padded with fill_with, or that many groups: sizes the filter builds at once
+    "batch": lambda value, linecount, *_, **__: budget.check_size(linecount),
+    "slice": lambda value, slices, *_, **__: budget.iterations(slices),
+    "wordwrap": lambda value, width=79, break_long_words=True, wrapstring=None, *_, **__:
+        _check_wordwrap(str(value), width, wrapstring),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hub.confirms import ConfirmingPublisher
-from hub.consumer import ConsumingLoop, Settlement
+from hub.consumer import ConsumingLoop, Settlement, Stage
 from hub.events import EventRejected
 from hub.jobs import ATTEMPT, NOT_BEFORE, REASON, Job, notification_id
 from hub.ledger import Ledger, open_ledger
@@ -320,3 +320,18 @@ def test_when_even_on_error_fails_the_delivery_is_rejected_not_lost() -> None:
     loop._dispatch(b"{}", {}, 4, False)
     settlement = loop._done.get_nowait()
     assert (settlement.delivery_tag, settlement.reject, settlement.requeue) == (4, True, False)
+
+
+def test_a_stage_without_its_own_on_error_rejects_to_the_dead_letter_target() -> None:
+    class Bare(Stage):
+        queue_name = "hub.test"
+
+        def handle(self, body: bytes, headers: dict[str, Any], delivery_tag: int,
+                   redelivered: bool) -> Settlement | None:
+            raise ValueError("bug")
+
+    loop = ConsumingLoop(None, PROFILES["amqp"], Bare())  # type: ignore[arg-type]
+    loop._dispatch(b"x", {}, 3, False)
+    settlement = loop._done.get_nowait()
+    assert (settlement.delivery_tag, settlement.reject, settlement.requeue,
+            settlement.publishes) == (3, True, False, [])

@@ -79,6 +79,9 @@ RUNAWAY = {
     "join": "{{ (['a' * 10000] * 10000)|join }}",
     "join method": "{{ ''.join(['a' * 10000] * 10000) }}",
     "business days": "{{ case.due_at|business_days(100000000) }}",
+    "batch padding": "{{ [1]|batch(999999999, 'x')|list|length }}",
+    "slice count": "{{ [1]|slice(999999999)|list|length }}",
+    "wordwrap": "{{ ('a' * 10000)|wordwrap(1, true, 'x' * 10000) }}",
     # time: each step cheap enough, too many of them
     "slow steps": "{% for i in range(9999) %}{{ case['items']|sort|length }}{% endfor %}",
 }
@@ -120,6 +123,9 @@ def test_the_wall_and_cpu_clocks_stop_a_render() -> None:
          "1/3 2/3 3/3"),
         ("{% for i in [] %}x{% else %}none{% endfor %}", "none"),
         ("{{ ['a', 'b']|join(', ') }} {{ 'a-b'|replace('-', '+') }}", "a, b a+b"),
+        ("{{ [1, 2, 3]|batch(2, 0)|list }} {{ [1, 2, 3]|slice(2)|list }}",
+         "[[1, 2], [3, 0]] [[1, 2], [3]]"),
+        ("{{ 'ab cd'|wordwrap(2) }}", "ab\ncd"),
         ("{{ 2 ** 10 }} {{ 'ab' * 3 }} {{ 7 % 3 }}", "1024 ababab 1"),
         ("{% macro hi(n) %}{{ n }}님{% endmacro %}{{ hi(recipient.name) }}", "홍길동님"),
     ],
