@@ -42,9 +42,9 @@ def fields(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
             if key == "properties" and isinstance(sub, dict):
                 for name, child in sub.items():
                     yield from fields(child, f"{path}.{name}".lstrip("."))
-            elif key in ("then", "if", "definitions", "items") or key == "allOf":
+            elif key in ("then", "definitions", "items") or key == "allOf":
                 yield from fields(sub, path if key != "definitions" else "#")
-            elif isinstance(sub, dict) and key not in ("properties",):
+            elif isinstance(sub, dict) and key not in ("properties", "if"):
                 yield from fields(sub, path)
     elif isinstance(node, list):
         for item in node:
@@ -60,10 +60,47 @@ def test_the_schemas_are_valid_json_schemas_with_a_real_id(name: str) -> None:
     assert schema["description"]
 
 
-def test_every_status_event_field_is_described_with_an_example() -> None:
-    missing = [path for path, sub in fields(load("status.schema.json"))
+FIELD_KEYS = ("type", "$ref", "enum", "const", "allOf")
+
+
+@pytest.mark.parametrize("name", ["event.schema.json", "status.schema.json"])
+def test_every_field_is_described_with_an_example_that_fits_it(name: str) -> None:
+    schema = load(name)
+    documented = [(path, sub) for path, sub in fields(schema)
+                  if any(k in sub for k in FIELD_KEYS)]
+    assert len(documented) > 20
+    missing = [path for path, sub in documented
                if not sub.get("description") or "examples" not in sub]
     assert missing == []
+    for _path, sub in documented:
+        check = fastjsonschema.compile({**sub, "definitions": schema.get("definitions", {})},
+                                       formats={"date-time": lambda v: "T" in v})
+        for example in sub["examples"]:
+            check(example)
+
+
+def test_every_event_type_has_its_payload_described() -> None:
+    schema = load("event.schema.json")
+    for event_type in catalogue.EVENT_TYPES:
+        branches = catalogue.type_branches(schema, event_type)
+        for branch in branches:
+            assert branch.get("description"), event_type
+        for key in catalogue.payload_fields(event_type)[3 if "citizen" in
+                                                        catalogue.payload_fields(event_type)
+                                                        else 2:]:
+            node = next(b["properties"]["data"]["properties"][key] for b in branches
+                        if key in b["properties"]["data"].get("properties", {}))
+            assert node["description"] and node["examples"], (event_type, key)
+
+
+def test_the_event_schema_examples_are_valid_events() -> None:
+    from minwon_client.schema import validate
+
+    examples = load("event.schema.json")["examples"]
+    assert examples
+    for example in examples:
+        validate(example)
+        read_event(json.dumps(example).encode())
 
 
 def job() -> Job:
