@@ -258,7 +258,10 @@ def _fmt(value: Any, fmt: str) -> str:
 def table(head: dict[str, Any], ok: dict[str, bool | None]) -> str:
     lines = [f"{'figure':<37} {'hub':>8} {'±':>6}  {'peer':<20} {'peer':>8} {'±':>6} "
              f"{'ratio':>6} {'±':>5}  target", "-" * 118]
+    backlog = head.get("drain_backlog_notices")
     for label, hub_key, peer, peer_key, ratio_key, fmt in ROWS:
+        if backlog and hub_key == "drain_100k_seconds":
+            label = label.replace("100k", f"{backlog:,.0f}")
         cols = [f"{label:<37}", f"{_fmt(head.get(hub_key), fmt):>8}",
                 f"{_fmt(head.get(hub_key + '_spread'), fmt):>6}", f" {peer:<20}",
                 f"{_fmt(head.get(peer_key), fmt) if peer_key else '':>8}",
@@ -289,7 +292,11 @@ def run_line(name: str, result: dict[str, Any]) -> str:
                            f"{dig(result, f'pika.{b}.per_s') or 0:,.0f}"
                            for b in ("1", "10", "100", "all"))
         return (head + f"events/s hub vs pika by batch {batches}; kombu confirm/msg "
-                f"{dig(result, 'kombu_per_message.per_s') or 0:,.0f}")
+                f"{dig(result, 'kombu_per_message.per_s') or 0:,.0f}; CPU µs/event at 'all' "
+                f"(publisher / RabbitMQ): hub {dig(result, 'hub.all.publisher_cpu_us_per_event')}"
+                f" / {dig(result, 'hub.all.rabbitmq_cpu_us_per_event')}, pika "
+                f"{dig(result, 'pika.all.publisher_cpu_us_per_event')} / "
+                f"{dig(result, 'pika.all.rabbitmq_cpu_us_per_event')}")
     if name == "latency":
         parts = []
         for peer in ("hub", "celery_equal"):
@@ -302,7 +309,9 @@ def run_line(name: str, result: dict[str, Any]) -> str:
     if name == "drain":
         return (head + f"{result.get('backlog'):,} notices in {result.get('seconds')} s "
                 f"({result.get('per_s', 0):,.0f}/s), worker RSS peak "
-                f"{result.get('rss_mb_peak')} MiB, complete {result.get('complete')}")
+                f"{result.get('rss_mb_peak')} MiB, complete {result.get('complete')}; machine "
+                f"busy {result.get('machine_busy', 0):.0%}; CPU ms/notice: " + " ".join(
+                    f"{k} {v:.2f}" for k, v in (result.get("cpu_ms_per_notice") or {}).items()))
     if name == "recovery":
         return (head + f"outage {result.get('outage_s')} s, rate before "
                 f"{result.get('rate_before_per_s')}/s, first delivery "
@@ -321,6 +330,8 @@ def cpu_table(runs: dict[str, list[dict[str, Any]]]) -> str:
     notice of every process (broker and PostgreSQL included)."""
     lines = ["", f"{'scenario':<24} {'per s':>7} {'busy':>5}  CPU ms per notice (median)",
              "-" * 100]
+    if not any(runs.get(name) for name in THROUGHPUT):
+        return ""
     for name in THROUGHPUT:
         ok = [r for r in runs.get(name, []) if "error" not in r]
         if not ok:

@@ -9,11 +9,12 @@ acceptance, notices/s, and every worker's resident memory sampled every half sec
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,19 @@ def run(*, backlog: int = 100_000, latency_ms: float = 50.0, concurrency: int = 
                 for r in launcher.running:
                     samples.setdefault(r.name, []).append(procs.rss_mb(r.popen.pid)[0])
 
+        groups: dict[str, Callable[[], list[int]]] = {
+            x.name: functools.partial(launcher.pids, x.name) for x in p.first}
+        groups["rabbitmq"] = rabbitmq.beam_pids
+        groups["postgresql"] = functools.partial(procs.postgres_pids, db)
+        meter = procs.CpuMeter(groups)
+        meter.mark()
         for launch in p.first:
             launcher.spawn(launch)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         got = records.RecordCounter(record).wait_for(expected, timeout, idle_timeout=60.0,
                                                      check=launcher.check)
+        usage = meter.read()
         peak = {r.name: round(procs.rss_mb(r.popen.pid)[1], 1) for r in launcher.running}
         done.set()
         sampler.join()
@@ -95,6 +103,9 @@ def run(*, backlog: int = 100_000, latency_ms: float = 50.0, concurrency: int = 
         "rss_mb_samples_max": {k: round(max(v), 1) for k, v in samples.items() if v},
         "rss_mb_at_end": {k: round(v[-1], 1) for k, v in samples.items() if v},
         "latency_ms": latency_ms,
+        **usage,  # the workers' start-up included (they start on the backlog)
+        "cpu_ms_per_notice": {k: round(1000 * v / max(len(found), 1), 3)
+                              for k, v in usage["cpu_seconds"].items()},
     }
 
 

@@ -236,6 +236,8 @@ def sweep(peer: str, *, rates: list[float], seconds: float, warmup: float,
                 "cpu_seconds": usage["cpu_seconds"], "loadavg": procs.loadavg(),
             }
             p99 = step["p99_ms"]
+            step["cpu_ms_per_notice"] = {k: round(1000 * v / max(len(lat), 1), 3)
+                                         for k, v in usage["cpu_seconds"].items()}
             step["passes"] = bool(step["complete"] and p99 is not None and p99 <= P99_LIMIT_MS)
             steps.append(step)
             if not step["passes"]:

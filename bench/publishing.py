@@ -16,10 +16,10 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from bench import pikapub, rabbitmq, workload
+from bench import pikapub, procs, rabbitmq, workload
 from hub.events import CONTENT_TYPE
 from hub.producer import PikaProducer
 from hub.topology import EVENTS_EXCHANGE
@@ -90,6 +90,23 @@ def kombu_per_message(url: str, pool: list[dict[str, Any]], seconds: float) -> d
     return {"confirmed": n, "seconds": round(elapsed, 3), "per_s": round(n / elapsed, 1)}
 
 
+def metered(publisher: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """A publisher's figures with CPU µs per event of the publishing process (this one)
+    and of RabbitMQ, and how busy the machine was."""
+    meter = procs.CpuMeter({"rabbitmq": rabbitmq.beam_pids})
+    meter.mark()
+    cpu0 = time.process_time()
+    result = publisher(*args)
+    cpu = time.process_time() - cpu0
+    usage = meter.read()
+    n = max(int(result.get("confirmed") or 0), 1)
+    result.update({"publisher_cpu_us_per_event": round(1e6 * cpu / n, 1),
+                   "rabbitmq_cpu_us_per_event": round(
+                       1e6 * usage["cpu_seconds"]["rabbitmq"] / n, 1),
+                   "machine_busy": usage["machine_busy"]})
+    return result
+
+
 def _purge(url: str) -> None:
     from kombu import Connection
 
@@ -109,11 +126,11 @@ def run(*, seconds: float = 10.0, kombu_seconds: float = 3.0) -> dict[str, Any]:
             if batch is None:  # "all": sized from the batch-100 rates to last ~seconds
                 rates = [out[w].get("100", {}).get("per_s") or 5000 for w in ("hub", "pika")]
                 total = int(max(rates) * seconds)
-            out["hub"][key] = hub_producer(url, pool, batch, seconds, total)
+            out["hub"][key] = metered(hub_producer, url, pool, batch, seconds, total)
             _purge(url)
-            out["pika"][key] = pika_pipelined(url, pool, batch, seconds, total)
+            out["pika"][key] = metered(pika_pipelined, url, pool, batch, seconds, total)
             _purge(url)
-        out["kombu_per_message"] = kombu_per_message(url, pool, kombu_seconds)
+        out["kombu_per_message"] = metered(kombu_per_message, url, pool, kombu_seconds)
     for who in ("hub", "pika"):
         best = max(out[who].values(), key=lambda r: r["per_s"])
         out[who]["best"] = {"batch": best["batch"], "per_s": best["per_s"]}
