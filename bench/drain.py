@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import peers, pg, pikapub, procs, rabbitmq, records, workload
+from hub.jobs import ATTEMPT
 from hub.topology import NOTIFY_EXCHANGE
 
 
@@ -36,7 +37,7 @@ def jobs(channel: str, count: int, run_id: str) -> Iterator[pikapub.Message]:
         recipient["name"] = workload.SURNAMES[i % 10] + workload.GIVEN[i % 8]
         job["recipient"] = recipient
         body = json.dumps(job, ensure_ascii=False, separators=(",", ":")).encode()
-        yield NOTIFY_EXCHANGE, channel, body, job["notification_id"]
+        yield NOTIFY_EXCHANGE, channel, body, job["notification_id"], {ATTEMPT: 1}
 
 
 def run(*, backlog: int = 100_000, latency_ms: float = 50.0, concurrency: int = 128,

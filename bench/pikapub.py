@@ -19,8 +19,8 @@ from typing import Any
 import pika
 from pika.adapters.select_connection import SelectConnection
 
-#: (exchange, routing key, body, message id)
-Message = tuple[str, str, bytes, str | None]
+#: (exchange, routing key, body, message id[, headers])
+Message = tuple[Any, ...]
 SLICE = 500
 
 
@@ -115,10 +115,10 @@ class PipelinedPublisher:
             except StopIteration:
                 self._exhausted = True
                 break
-            exchange, key, body, message_id = self._encode(item) if self._encode else item
+            exchange, key, body, message_id, *rest = self._encode(item) if self._encode else item
             channel.basic_publish(exchange, key, body, pika.BasicProperties(
-                content_type="application/json", delivery_mode=2, message_id=message_id),
-                mandatory=True)
+                content_type="application/json", delivery_mode=2, message_id=message_id,
+                headers=rest[0] if rest else None), mandatory=True)
             self._seq += 1
             n += 1
         if self._seq < self._batch_end and not self._exhausted:

@@ -18,32 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import procs, rabbitmq, records, workload
+from bench import pikapub, procs, rabbitmq, records, workload
 from bench.hub_e2e import preload
+from hub.jobs import ATTEMPT
 
 
 def publish_jobs(url: str, channel: str, bodies: list[bytes]) -> None:
-    """Put job bodies on ``hub.notify.<channel>`` with the hub's own pipelined confirms
-    (:class:`hub.confirms.ConfirmingPublisher`), 5,000 in flight at most."""
-    from hub.confirms import ConfirmingPublisher
-    from hub.transport import connect
-
-    with connect(url) as conn:
-        publisher = ConfirmingPublisher(conn, conn.channel(), confirms=True)
-        failed: list[str] = []
-
-        def check(ok: bool, reason: str | None) -> None:
-            if not ok:
-                failed.append(reason or "nacked")
-
-        for i, body in enumerate(bodies):
-            publisher.publish(body, exchange="hub.notify", routing_key=channel,
-                              headers={"x-hub-attempt": 1}, callback=check)
-            if i % 5000 == 4999:
-                publisher.wait(120)
-        publisher.wait(120)
-    if failed:
-        raise RuntimeError(f"{len(failed)} jobs not confirmed: {failed[:3]}")
+    """Put job bodies on ``hub.notify.<channel>`` as the router does (attempt 1),
+    confirmed (:func:`bench.pikapub.load`)."""
+    pikapub.load(url, (("hub.notify", channel, body, None, {ATTEMPT: 1}) for body in bodies))
 
 
 def router_alone(*, events: int, channels: tuple[str, ...] = workload.CHANNELS,
