@@ -60,7 +60,7 @@ def _toml(config: Config, path: Path, port: int) -> None:
         "[templates]", f'dir = "{config["templates"]["dir"]}"',
         "[broker]", f'url = "{config["broker"]["url"]}"',
         "[providers.outbox]", f'dir = "{config["providers"]["outbox"]["dir"]}"',
-        "[studio]", f"port = {port}", 'secret_key = "browser-test-secret-0123456789"',
+        "[studio]", f"port = {port}",
         "[orgs.gumi]", *(f'{k} = "{v}"' for k, v in gumi.items()),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -88,6 +88,7 @@ def studio(vhost: VHost, tmp_path: Path) -> Iterator[tuple[str, Config]]:
     env = {k: v for k, v in env.items() if not k.startswith("MINWON__")}
     # as pytest's pythonpath: also for a venv installed before clients/python existed
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "clients/python")])
+    env["MINWON__STUDIO__SECRET_KEY"] = "browser-test-secret-0123456789"  # never in the file
     _cli(env, "templates", "import")
     _cli(env, "studio", "user", "add", "kim", "--org", "gumi", "--role", "editor",
          "--phone", "010-5555-0123", stdin=EDITOR_PASSWORD + "\n")
