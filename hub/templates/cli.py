@@ -67,7 +67,8 @@ def add_parser(subparsers: Any) -> None:
     )
     imp.add_argument("--dir", help="templates folder (default: [templates] dir)")
     imp.add_argument("--update", action="store_true",
-                     help="also add a published version for templates whose file changed")
+                     help="also publish templates whose file changed (not those edited "
+                     "in the studio)")
     imp.add_argument("--author", default=os.environ.get("USER") or "import",
                      help="who the versions are recorded as (default: $USER)")
     imp.set_defaults(func=cmd_import)
@@ -337,6 +338,8 @@ def cmd_import(config: Any, args: argparse.Namespace) -> int:
         print(f"added    {path}")
     for path in result.updated:
         print(f"updated  {path}")
+    for path in result.kept:
+        print(f"kept     {path} (edited in the studio; the folder's file differs)")
     print(f"{len(result.added)} added, {len(result.updated)} updated, "
-          f"{len(result.unchanged)} unchanged")
+          f"{len(result.unchanged)} unchanged, {len(result.kept)} kept")
     return 0

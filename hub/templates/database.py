@@ -49,11 +49,15 @@ class Version:
     created_at: datetime
 
 
+IMPORT_NOTE = "imported from the templates folder"
+
+
 @dataclass(frozen=True)
 class ImportResult:
     added: list[str]  # paths that got a first version
     updated: list[str]  # paths that got a new version (with ``update``)
     unchanged: list[str]
+    kept: list[str]  # differ from the folder but were edited in the studio: left alone
 
 
 def _utcnow() -> datetime:
@@ -171,15 +175,18 @@ class TemplateDatabase:
             ).rowcount)
 
     def import_folder(self, directory: Path, *, author: str, update_changed: bool = False,
-                      note: str = "imported from the templates folder") -> ImportResult:
+                      note: str = IMPORT_NOTE) -> ImportResult:
         """Seed the database from a templates folder: every template with no version
-        yet gets one, published. With ``update_changed`` a template whose folder file
-        differs from its published version gets a new published version too."""
+        yet gets one, published. With ``update_changed`` (after upgrading the hub's
+        shipped templates) a template whose folder file differs from its published
+        version gets a new published version too, unless that published version was
+        made in the studio: an editor's wording is never overwritten by a file."""
         files, _stray = scan(directory)
         heads = self.heads()
         added: list[str] = []
         updated: list[str] = []
         unchanged: list[str] = []
+        kept: list[str] = []
         for file in files:
             source = (directory / file.path).read_bytes().decode("utf-8")
             head = heads.get(file.path)
@@ -189,13 +196,17 @@ class TemplateDatabase:
                 added.append(file.path)
                 continue
             current = self.version(head.version_id) if head else self.latest(file.path)
-            if update_changed and (current is None or current.source != source):
+            if current is not None and current.source == source:
+                unchanged.append(file.path)
+            elif current is not None and current.note != note:
+                kept.append(file.path)
+            elif update_changed:
                 self.publish(self.save(file.path, source, author=author, note=note).id,
                              by=author)
                 updated.append(file.path)
             else:
                 unchanged.append(file.path)
-        return ImportResult(added, updated, unchanged)
+        return ImportResult(added, updated, unchanged, kept)
 
     def count(self) -> int:
         with self._read() as conn:

@@ -149,8 +149,8 @@ def test_templates_import_seeds_once_and_updates_on_request(
     assert main(["templates", "import"]) == 0
     second = capsys.readouterr().out
     n = len(list(folder.rglob("*.j2")))
-    assert f"{n} added, 0 updated, 0 unchanged" in first
-    assert f"0 added, 0 updated, {n} unchanged" in second
+    assert f"{n} added, 0 updated, 0 unchanged, 0 kept" in first
+    assert f"0 added, 0 updated, {n} unchanged, 0 kept" in second
     # When a file changes, --update adds a published version of it only
     (folder / PATH).write_text(body("바뀐 파일"), encoding="utf-8")
     assert main(["templates", "import", "--update"]) == 0
@@ -161,6 +161,15 @@ def test_templates_import_seeds_once_and_updates_on_request(
         assert head is not None
         assert database.version(head.version_id).source == body("바뀐 파일")  # type: ignore[union-attr]
         assert len(database.versions(PATH)) == 2
+        # An editor's wording (published in the studio) is never overwritten by a file
+        edited = database.save(PATH, body("스튜디오 문구"), author="kim", note="고침")
+        database.publish(edited.id, by="kim")
+    (folder / PATH).write_text(body("또 바뀐 파일"), encoding="utf-8")
+    assert main(["templates", "import", "--update"]) == 0
+    assert f"kept     {PATH} (edited in the studio" in capsys.readouterr().out
+    with open_ledger(url, hash_key=DEV_HASH_KEY) as led:
+        head = TemplateDatabase(led.engine).head(PATH)
+        assert head is not None and head.version_id == edited.id
 
 
 def test_templates_import_without_a_sql_ledger_is_one_line_and_exit_2(
