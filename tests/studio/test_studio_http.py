@@ -456,3 +456,34 @@ def test_an_unexpected_failure_is_a_korean_page_without_a_stack_trace(app: Any) 
     r = c.get("/audit")
     assert r.status_code == 500 and "참조 번호" in r.text
     assert "secret internals" not in r.text and "Traceback" not in r.text
+
+
+def test_email_and_push_previews_have_their_parts(app: Any) -> None:
+    c = client(app, "kim")
+    token = csrf(c)
+    email = c.post("/templates/gumi/case.received/email/preview",
+                   data={"source": _served("case.received/email.j2", app)},
+                   headers={"X-CSRF-Token": token}).json()
+    first = email["renders"][0]
+    assert email["ok"], email["problems"]
+    assert first["channel"] == "email" and first["subject"] and first["body"]
+    assert first["html"].lower().startswith("<!doctype html>")
+    push = c.post("/templates/gumi/case.received/push/preview",
+                  data={"source": _served("case.received/push.j2", app)},
+                  headers={"X-CSRF-Token": token}).json()
+    assert push["renders"][0]["channel"] == "push" and push["renders"][0]["body"]
+    assert push["counter"] is None  # bytes are counted for SMS only
+
+
+def _served(path: str, app: Any) -> str:
+    return (app.state.studio.directory / path).read_text(encoding="utf-8")
+
+
+def test_a_hostile_draft_cannot_break_out_of_the_page(app: Any) -> None:
+    c = client(app, "kim")
+    evil = "{% block body %}</textarea><script>alert(1)</script>{{ case.id }}{% endblock %}"
+    c.post(EDIT + "/save", data={"source": evil, "csrf": csrf(c), "action": "save"})
+    page = c.get(EDIT).text
+    assert "</textarea><script>alert(1)" not in page
+    assert "&lt;/textarea&gt;&lt;script&gt;alert(1)" in page
+    assert "<script>alert(1)</script>" not in page.split('id="initial">')[1]
