@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.catalogue import EVENT_TYPES
-from hub.templates import notice_rules
+from hub.templates import notice_rules, sizing
 from hub.templates.context import context_from_event, sample_recipients
 from hub.templates.environment import Environments
 from hub.templates.errors import TemplateError
@@ -138,7 +138,26 @@ def check_compiled(
                     result.errors.append(message)
     if shown:
         result.warnings.append(notice_rules.lock_screen_warning(shown))
+    mixed = _mixed_sms_kinds(result)
+    if mixed:
+        result.warnings.append(mixed)
     return result
+
+
+def _mixed_sms_kinds(result: CheckResult) -> str | None:
+    """A warning when an SMS template is an SMS (≤ 90 bytes) for some samples and turns
+    LMS (longer, dearer, with a subject) for others: the data decides the cost."""
+    if result.template.channel != "sms" or set(result.kinds) != {sizing.SMS, sizing.LMS}:
+        return None
+    longest: dict[str, int] = {}
+    for r in result.renders:
+        if r.rendered.kind == sizing.LMS and r.rendered.byte_length is not None:
+            longest[r.sample] = max(longest.get(r.sample, 0), r.rendered.byte_length)
+    turned = ", ".join(f"{Path(sample).name} ({size} bytes)"
+                       for sample, size in sorted(longest.items()))
+    return (f"an SMS for some samples turns LMS for others (over {sizing.SMS_MAX_BYTES} "
+            f"bytes: {turned}): long names or titles make it dearer and add a subject; "
+            f"shorten it or make it LMS always")
 
 
 def check_file(

@@ -169,3 +169,28 @@ def test_check_refuses_a_template_that_runs_away_on_a_sample(
     assert "ERROR  case.received/sms.j2" in out
     assert "over the template budget: loops ran over 10,000 steps" in out
     assert "반복이 10,000회를 넘었습니다" in out
+
+
+def test_check_warns_when_an_sms_turns_lms_for_some_samples(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an SMS that fits 90 bytes for most samples, and a sample with a long title
+    (folder / "case.received" / "sms.j2").write_text(
+        "{% block body %}[{{ org.name }}] 「{{ case.title }}」 접수. 담당 {{ case.department }} "
+        "{{ case.officer.name }} {{ org.callcenter|phone }}{% endblock %}", "utf-8")
+    samples = folder / "case.received" / "samples"
+    first = sorted(samples.glob("*.json"))[0]
+    long = json.loads(first.read_text("utf-8"))
+    long["data"]["case"]["title"] = ("아파트 단지 앞 횡단보도 신호등 고장으로 인한 "
+                                     "보행자 안전 위협 민원")
+    (samples / "zz-long-title.json").write_text(json.dumps(long, ensure_ascii=False), "utf-8")
+    # When the templates are checked
+    assert main(["templates", "check"]) == 0  # a warning, not an error
+    out = capsys.readouterr().out
+    # Then the line says SMS/LMS and the warning names the sample that turns LMS
+    line = next(x for x in out.splitlines() if "case.received/sms.j2" in x)
+    assert line.startswith("warn ") and " LMS/SMS " in line
+    warning = next(x for x in out.splitlines() if "turns LMS" in x)
+    assert "warning: an SMS for some samples turns LMS for others (over 90 bytes: " in warning
+    assert "zz-long-title.json (121 bytes)" in warning
+    assert "minimal.json" not in warning  # it stays an SMS
