@@ -31,7 +31,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from channels.simulation import Simulator
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,10 @@ class Provider:
 
         self.settings = dict(settings)
         self.channel = channel
-        self.simulator = Simulator(self.name)
+        # Reserved test recipients: answered here unless the configuration turned them
+        # off (``simulated_recipients``; hub.config turns them off in production).
+        self.simulator: Simulator | None = (
+            Simulator(self.name) if self.settings.get("simulated_recipients", True) else None)
 
     def accepts(self, message: Message) -> bool:
         """Whether this provider can carry ``message`` at all (알림톡, for one, needs a
@@ -167,7 +173,7 @@ class Provider:
 
         Reserved simulated recipients (:mod:`channels.simulation`) are answered here,
         without the network; every other message goes to :meth:`deliver`."""
-        simulated = self.simulator.answer(message)
+        simulated = self.simulator.answer(message) if self.simulator is not None else None
         if simulated is not None:
             return simulated
         return self.deliver(message)

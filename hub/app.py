@@ -13,7 +13,7 @@ from typing import Any
 
 from channels import get_channel, load_provider
 from hub.config import DEFAULT_AMQP_URL, Config
-from hub.consumer import ConsumingLoop, Stage
+from hub.consumer import ConsumingLoop, LoopHealth, Stage
 from hub.delay import InProcessDelayPump
 from hub.ledger import Ledger, ledger_from_config
 from hub.retry import RetryPolicy
@@ -63,6 +63,15 @@ class Supervised:
 
     def join(self, timeout: float | None = None) -> None:
         self.thread.join(timeout)
+
+    # -- health (hub.health) ----------------------------------------------------------------
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def loop_health(self) -> LoopHealth | None:
+        """The current loop's health; None before the first connection."""
+        loop = self.loop
+        return loop.health() if loop is not None else None
 
     def _run(self) -> None:
         backoff = 0.5
@@ -174,6 +183,13 @@ class Hub:
             concurrency=min(int(self.config["worker"]["concurrency"]), self.prefetch),
             clock=self.clock,
         )
+
+    # -- health (hub.health) ----------------------------------------------------------------
+    def health_components(self) -> list[Supervised]:
+        return list(self.components)
+
+    def ping_ledger(self) -> None:
+        self.ledger.ping()
 
     # -- running ----------------------------------------------------------------------------
     def start(self, *, router: bool = True, channels: Iterable[str] | None = None,

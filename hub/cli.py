@@ -1,5 +1,9 @@
 """The ``minwon-hub`` console script. Each command lives in its own module; this one
-only builds the argument parser and dispatches."""
+only builds the argument parser and dispatches.
+
+``--config`` and ``-v`` are accepted before or after the (sub)command. A configuration
+or connection mistake ends any command with one line on stderr and exit status 2,
+never a traceback (``-v`` adds the traceback for a developer)."""
 
 from __future__ import annotations
 
@@ -12,18 +16,45 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from hub.config import DEFAULT_AMQP_URL, Config, load_config
+from hub.config import DEFAULT_AMQP_URL, Config, ConfigError, load_config
+from hub.failures import operator_message
 
 log = logging.getLogger("hub")
 
 #: Command groups implemented in other modules: (module, function that adds the parser).
 EXTENSIONS: tuple[tuple[str, str], ...] = (
+    ("hub.configcheck", "add_parser"),
     ("hub.templates.cli", "add_parser"),
     ("hub.ledger.cli", "add_parser"),
     ("hub.admin.cli", "add_parser"),
     ("hub.studio.cli", "add_parser"),
     ("channels.check", "add_parser"),
 )
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("minwon-hub")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command parser takes ``--config`` and ``-v``, so they may follow
+    the command (``minwon-hub run --config x.toml``). Below the top level they default
+    to "not given", so a value given before the command is kept."""
+
+    def __init__(self, *args: Any, top: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        default: Any = None if top else argparse.SUPPRESS
+        self.add_argument("--config", default=default, help="TOML configuration file "
+                          "(default: $MINWON_CONFIG or ./minwon.toml)")
+        self.add_argument("-v", "--verbose", action="store_true",
+                          default=False if top else argparse.SUPPRESS,
+                          help="debug logging (and tracebacks)")
 
 
 def _setup_logging(config: Config, verbose: bool = False, *, demo: bool = False) -> None:
@@ -37,15 +68,19 @@ def _setup_logging(config: Config, verbose: bool = False, *, demo: bool = False)
         logging.basicConfig(level=level)
         return
     setup_logging(level, fmt)
+    if not verbose:
+        # pika logs each failed connection attempt at ERROR; the command reports the
+        # failure itself, in one line.
+        logging.getLogger("pika").setLevel(logging.CRITICAL)
 
 
-def _serve_metrics(config: Config) -> None:
-    from hub import metrics
+def _serve_health(config: Config, hub: Any) -> None:
+    from hub.health import serve
 
     port = int(config["metrics"]["port"])
     if port:
-        metrics.serve(port, str(config["metrics"]["addr"]))
-        log.info("metrics on :%d/metrics", port)
+        serve(hub, port, str(config["metrics"]["addr"]))
+        log.info("metrics and health on :%d (/metrics, /healthz, /readyz)", port)
 
 
 def _run(config: Config, args: argparse.Namespace, *, router: bool,
@@ -54,7 +89,7 @@ def _run(config: Config, args: argparse.Namespace, *, router: bool,
 
     url = config.broker_url or DEFAULT_AMQP_URL
     hub = Hub(config, url=url)
-    _serve_metrics(config)
+    _serve_health(config, hub)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -86,7 +121,7 @@ def cmd_worker(config: Config, args: argparse.Namespace) -> int:
 def cmd_publish(config: Config, args: argparse.Namespace) -> int:
     from hub.publish_files import publish_files
 
-    return publish_files(config, args.files, url=args.url)
+    return publish_files(config, args.files, url=args.url, check=not args.no_check)
 
 
 def cmd_demo(config: Config, args: argparse.Namespace) -> int:
@@ -96,14 +131,14 @@ def cmd_demo(config: Config, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="minwon-hub",
         description="Notification hub for civil-complaint (민원) systems.",
+        top=True,
     )
-    parser.add_argument("--config", help="TOML configuration file (default: $MINWON_CONFIG "
-                        "or ./minwon.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"minwon-hub {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     p = sub.add_parser("demo", help="run the whole hub in one process on sample events")
     p.add_argument("--outbox", help="outbox folder (default: a new temporary folder)")
@@ -121,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="publish CloudEvents from files (JSON or JSON lines)")
     p.add_argument("files", nargs="+", help="files; - for standard input")
     p.add_argument("--url", help="broker URL (default: broker.url, else local RabbitMQ)")
+    p.add_argument("--no-check", action="store_true",
+                   help="publish without checking events against the schema first")
     p.set_defaults(func=cmd_publish)
 
     for module_name, function in EXTENSIONS:
@@ -139,11 +176,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
+    except ConfigError as exc:
+        # `config check` lists every problem; other commands name the first one.
+        lines = exc.problems if getattr(args, "lists_problems", False) else [str(exc)]
+        for line in lines:
+            print(f"minwon-hub: {line}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError) as exc:
         print(f"minwon-hub: {exc}", file=sys.stderr)
         return 2
     _setup_logging(config, args.verbose, demo=args.command == "demo")
-    result: int = args.func(config, args)
+    try:
+        result: int = args.func(config, args)
+    except Exception as exc:
+        message = operator_message(exc)
+        if message is None:
+            raise  # a bug: the traceback is what a developer needs
+        if args.verbose:
+            log.exception("%s", message)
+        print(f"minwon-hub: {message}", file=sys.stderr)
+        return 2
     return result
 
 

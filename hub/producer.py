@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from hub.brokerurl import parse_urls
 from hub.topology import EVENTS_EXCHANGE
 from minwon_client.producer import (
     BatchResult,
@@ -68,7 +69,14 @@ class KombuProducer(Producer):
 
 
 def open_producer(url: str, **options: Any) -> Producer:
-    """A producer for ``url``: pika with pipelined confirms for RabbitMQ, kombu for memory."""
+    """A producer for ``url``: pika with pipelined confirms for RabbitMQ, kombu for memory.
+
+    The URL (or failover list) is read by :mod:`hub.brokerurl`, as the consumers' URLs
+    are, and pika is given the parts (never ``pika.URLParameters``, which reads the
+    vhost of ``amqp://host//`` as ``''``)."""
     if url.startswith("memory://"):
         return KombuProducer(url, **options)
-    return PikaProducer(url, **options)
+    connect_timeout = float(options.pop("connect_timeout", 10.0))
+    parameters = [u.pika_parameters(heartbeat=0, connect_timeout=connect_timeout)
+                  for u in parse_urls(url)]
+    return PikaProducer(parameters=parameters, **options)

@@ -1,6 +1,7 @@
 """Broker connections, and what each kind of broker can do, declared as data.
 
-``amqp://`` URLs go to RabbitMQ through kombu's py-amqp transport; ``memory://``
+``amqp://`` URLs (:mod:`hub.brokerurl`: the RabbitMQ URI spec, a list for failover)
+go to RabbitMQ through kombu's py-amqp transport; ``memory://``
 is kombu's in-memory transport, the embedded default of ``minwon-hub demo``. The
 rest of the hub asks the :class:`TransportProfile` instead of testing URLs.
 """
@@ -8,9 +9,11 @@ rest of the hub asks the :class:`TransportProfile` instead of testing URLs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from kombu import Connection
+
+from hub.brokerurl import kombu_url, mask_password, parse_urls
 
 
 @dataclass(frozen=True)
@@ -49,24 +52,23 @@ def connect(url: str, *, heartbeat: float = 30, connect_timeout: float = 10) -> 
     if profile.polling_interval is not None:
         options["polling_interval"] = profile.polling_interval
     conn = Connection(
-        url,
+        kombu_url(url) if profile.name == "amqp" else url,
+        failover_strategy="round-robin",
         heartbeat=heartbeat if profile.name == "amqp" else 0,
         connect_timeout=connect_timeout,
         transport_options=options,
     )
-    conn.ensure_connection(max_retries=3, interval_start=0.2, interval_step=0.5)
+    # Every URL of a failover list gets a try (kombu moves to the next after each error).
+    tries = max(3, 2 * len(conn.alt or ()))
+    conn.ensure_connection(max_retries=tries, interval_start=0.2, interval_step=0.5)
     return conn
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+    """The URL (or failover list) without its passwords, for logs."""
+    return mask_password(url)
 
 
 def vhost_of(url: str) -> str:
-    path = urlsplit(url).path
-    return unquote(path[1:]) if len(path) > 1 else "/"
+    """The vhost of the (first) URL."""
+    return parse_urls(url)[0].vhost

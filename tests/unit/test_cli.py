@@ -126,6 +126,26 @@ def test_a_missing_configuration_file_exits_2(clean: Path,
     assert capsys.readouterr().err.startswith("minwon-hub: configuration file ")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sample_event(event_id: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(
+        (ROOT / "templates" / "case.received" / "samples" / "full.json").read_text("utf-8"))
+    event["id"] = event_id
+    return event
+
+
+def routed(ids: list[str]) -> list[tuple[str, str]]:
+    arrived = []
+    with connect("memory://") as conn:
+        channel = conn.channel()
+        while (message := channel.basic_get(ROUTER_QUEUE, no_ack=True)) is not None:
+            arrived.append((message.properties.get("message_id"),
+                            message.delivery_info.get("routing_key")))
+    return [a for a in arrived if a[0] in ids]
+
+
 def test_publish_sends_every_event_of_a_file(clean: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     # Given the hub's queues on the in-memory transport, and a JSON-lines file of two events
@@ -133,19 +153,36 @@ def test_publish_sends_every_event_of_a_file(clean: Path,
         Topology.build(["sms"], ["1s"], quorum_queues=False).declare(conn.channel())
     ids = [f"cli-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     path = clean / "events.jsonl"
-    path.write_text("".join(json.dumps({"id": i, "type": "case.received"}) + "\n" for i in ids),
-                    "utf-8")
+    path.write_text("".join(json.dumps(sample_event(i)) + "\n" for i in ids), "utf-8")
     # When they are published
     assert cli.main(["publish", str(path), "--url", "memory://"]) == 0
     # Then both are reported and waiting on hub.router, under their event type
-    assert f"{path}: published 2, confirmed 2, failed 0" in capsys.readouterr().out
-    arrived = []
+    assert f"{path}: published 2, confirmed 2, failed 0, invalid 0" in capsys.readouterr().out
+    assert routed(ids) == [(i, "case.received") for i in ids]
+
+
+def test_publish_reports_each_invalid_event_and_fails(clean: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # Given a file with a good event between an incomplete one, a deep one and a non-JSON line
     with connect("memory://") as conn:
-        channel = conn.channel()
-        while (message := channel.basic_get(ROUTER_QUEUE, no_ack=True)) is not None:
-            arrived.append((message.properties.get("message_id"),
-                            message.delivery_info.get("routing_key")))
-    assert [a for a in arrived if a[0] in ids] == [(i, "case.received") for i in ids]
+        Topology.build(["sms"], ["1s"], quorum_queues=False).declare(conn.channel())
+    good = f"cli-{uuid.uuid4().hex[:8]}"
+    path = clean / "events.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "bad-1", "type": "case.received"}),
+        json.dumps(sample_event(good)),
+        "[" * 5000 + "]" * 5000,
+        "not json",
+    ]) + "\n", "utf-8")
+    # When the file is published
+    assert cli.main(["publish", str(path), "--url", "memory://"]) == 1
+    # Then the good event went out, each bad one is named with its reason, none published
+    out, err = capsys.readouterr()
+    assert f"{path}: published 1, confirmed 1, failed 0, invalid 3" in out
+    assert f"{path}: event 1 'bad-1': " in err
+    assert f"{path}: event 3 (no id): " in err
+    assert f"{path}: event 4 (no id): bad_json" in err
+    assert routed([good, "bad-1"]) == [(good, "case.received")]
 
 
 def test_publish_of_a_missing_file_fails(clean: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from hub.config import DEFAULTS, Config, deep_merge, env_overrides, load_config
+from hub.config import (
+    DEFAULTS,
+    PROVIDER_SETTINGS,
+    Config,
+    ConfigError,
+    Settings,
+    deep_merge,
+    env_overrides,
+    load_config,
+)
 from hub.ledger import ledger_from_config
 
 FILE = """
@@ -107,7 +116,10 @@ def test_an_environment_override_keeps_the_rest_of_its_section(toml_file: Path) 
     assert config["broker"]["url"] == "amqp://guest:guest@rabbit:5672/minwon"  # from the file
     assert config["broker"]["prefetch"] == 8  # environment over file
     assert config["broker"]["heartbeat"] == 30  # default
-    assert config["providers"] == {"outbox": {"dir": "outbox"}, "nhn": {"app_key": "k"}}
+    assert config["providers"] == {
+        "outbox": {"dir": "outbox", "simulated_recipients": True},
+        "nhn": {"app_key": "k", "simulated_recipients": True},
+    }
 
 
 def test_minwon_config_names_the_file(toml_file: Path, no_local_file: Path) -> None:
@@ -236,3 +248,223 @@ def test_a_numeric_hash_key_from_the_environment_is_used_as_text(no_local_file: 
     ledger = ledger_from_config(config)
     # Then its key is those digits, not 20 million zero bytes
     assert ledger.hash_key == b"20261124"
+
+
+# -- the schema: mistakes are refused, one line each, naming the key and its origin -------
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "minwon.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def problems(path: Path | None, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ=environ or {})
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[brokr]\nurl = 'x'\n", "unknown section brokr ({path}): did you mean 'broker'?"),
+        ("[channels.sms]\nprovders = ['nhn']\n",
+         "unknown key channels.sms.provders ({path}): did you mean 'providers'?"),
+        ("[broker]\nprefech = 3\n",
+         "unknown key broker.prefech ({path}): did you mean 'prefetch'?"),
+        ("[channels.smss]\nproviders = ['outbox']\n",
+         "unknown channel channels.smss ({path}): did you mean 'sms'?"),
+        ("[providers.nhn]\napp_kye = 'k'\n",
+         "unknown key providers.nhn.app_kye ({path}): did you mean 'app_key'?"),
+        ("[providers.backup]\ntype = 'nhm'\n",
+         "providers.backup.type ({path}): no provider type 'nhm' (did you mean 'nhn'?)"),
+        ("[orgs.gumi]\nsms_sendr = '0544802114'\n",
+         "unknown key orgs.gumi.sms_sendr ({path}): did you mean 'sms_sender'?"),
+    ],
+)
+def test_an_unknown_name_is_refused_with_the_nearest_known_one(
+    no_local_file: Path, text: str, expected: str
+) -> None:
+    path = write(no_local_file, text)
+    (line,) = problems(path)
+    assert line.startswith(expected.format(path=path))
+
+
+def test_a_chain_naming_an_unknown_provider_is_refused(no_local_file: Path) -> None:
+    path = write(no_local_file, "[channels.sms]\nproviders = ['nhm']\n")
+    (line,) = problems(path)
+    assert line.startswith(f"channels.sms.providers ({path}): sms has no provider 'nhm' "
+                           "(did you mean 'nhn'?)")
+
+
+def test_a_provider_of_another_channel_is_refused(no_local_file: Path) -> None:
+    (line,) = problems(write(no_local_file, "[channels.sms]\nproviders = ['ses']\n"))
+    assert "sms has no provider 'ses'" in line
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"MINWON__WORKER__CONCURRENCY": "abc"},
+         "worker.concurrency = 'abc' (MINWON__WORKER__CONCURRENCY): Input should be a valid "
+         "integer"),
+        ({"MINWON__BROKER__PREFETCH": "0"},
+         "broker.prefetch = 0 (MINWON__BROKER__PREFETCH): Input should be greater than or "
+         "equal to 1"),
+        ({"MINWON__PROVIDERS__SMTP__SECURITY": "plain"},
+         "providers.smtp.security = 'plain' (MINWON__PROVIDERS__SMTP__SECURITY): plain SMTP "
+         "(no TLS) is written 'none'"),
+        ({"MINWON__RETRY__TIERS": '["10s", "soon"]'},
+         "retry.tiers.1 = 'soon' (MINWON__RETRY__TIERS): not a duration"),
+        ({"MINWON__POLICY__TIMEZONE": "Seoul"},
+         "policy.timezone = 'Seoul' (MINWON__POLICY__TIMEZONE): unknown time zone"),
+        ({"MINWON__BROKER__URL": "amqp://h:5672/a/b"},
+         "broker.url = 'amqp://h:5672/a/b' (MINWON__BROKER__URL): amqp://h:5672/a/b: the "
+         "vhost 'a/b' holds an unencoded '/'"),
+        ({"MINWON__LEDGER__URL": "mysql://x"},
+         "ledger.url = 'mysql://x' (MINWON__LEDGER__URL): not a ledger URL"),
+        ({"MINWON__HUB__ENVIRONMENT": "prod"},
+         "hub.environment = 'prod' (MINWON__HUB__ENVIRONMENT): Input should be 'development' "
+         "or 'production'"),
+        ({"MINWON__LEDGER__HASH_KEY": "1.5"},
+         "ledger.hash_key = '***' (MINWON__LEDGER__HASH_KEY): must be text, not float"),
+    ],
+)
+def test_a_wrong_type_names_key_value_and_variable(
+    no_local_file: Path, environ: dict[str, str], expected: str
+) -> None:
+    (line,) = problems(None, environ)
+    assert line.startswith(expected)
+
+
+def test_a_wrong_type_in_the_file_names_the_file(no_local_file: Path) -> None:
+    path = write(no_local_file, "[worker]\nconcurrency = 'many'\n")
+    (line,) = problems(path)
+    assert line.startswith(f"worker.concurrency = 'many' ({path}): ")
+
+
+def test_a_huge_value_is_cut_in_the_message(no_local_file: Path) -> None:
+    (line,) = problems(None, {"MINWON__WORKER__CONCURRENCY": "x" * 5000})
+    assert len(line) < 300
+
+
+@pytest.mark.parametrize(
+    ("text", "variable"),
+    [
+        ("[ledger]\nhash_key = 'k'\n", "MINWON__LEDGER__HASH_KEY"),
+        ("[providers.nhn]\napp_key = 'a'\nsecret_key = 's'\n",
+         "MINWON__PROVIDERS__NHN__SECRET_KEY"),
+        ("[providers.smtp]\npassword = 'p'\n", "MINWON__PROVIDERS__SMTP__PASSWORD"),
+        ("[providers.ses]\naws_secret_access_key = 'x'\n",
+         "MINWON__PROVIDERS__SES__AWS_SECRET_ACCESS_KEY"),
+    ],
+)
+def test_a_secret_in_the_file_is_refused_naming_the_variable(
+    no_local_file: Path, text: str, variable: str
+) -> None:
+    path = write(no_local_file, text)
+    (line,) = problems(path)
+    assert f"must not be written in {path}: remove it and set {variable}" in line
+    assert "'p'" not in line and "'s'" not in line  # the secret itself is never echoed
+
+
+def test_the_same_secret_from_the_environment_is_taken(no_local_file: Path) -> None:
+    config = load_config(environ={"MINWON__PROVIDERS__NHN__SECRET_KEY": "s3cret"})
+    assert config.get("providers", "nhn", "secret_key") == "s3cret"
+    assert config.masked()["providers"]["nhn"]["secret_key"] == "***"
+
+
+PRODUCTION_OK = {
+    "MINWON__HUB__ENVIRONMENT": "production",
+    "MINWON__LEDGER__HASH_KEY": "a-long-random-production-key",
+    "MINWON__CHANNELS__SMS__PROVIDERS": '["nhn"]',
+    "MINWON__CHANNELS__EMAIL__PROVIDERS": '["smtp"]',
+    "MINWON__CHANNELS__PUSH__PROVIDERS": '["sns"]',
+    "MINWON__PROVIDERS__NHN__APP_KEY": "app",
+    "MINWON__PROVIDERS__NHN__SECRET_KEY": "secret",
+}
+
+
+def test_a_production_configuration_with_real_chains_loads(no_local_file: Path) -> None:
+    config = load_config(environ=PRODUCTION_OK)
+    assert config.production
+    # simulated recipients are off in production unless set (and then refused)
+    assert config.get("providers", "nhn", "simulated_recipients") is False
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"MINWON__CHANNELS__EMAIL__PROVIDERS": '["smtp", "outbox"]'},
+         "channels.email.providers (MINWON__CHANNELS__EMAIL__PROVIDERS): the 'outbox' "
+         "provider never reaches a citizen and is refused in production"),
+        ({"MINWON__PROVIDERS__NHN__SIMULATED_RECIPIENTS": "true"},
+         "providers.nhn.simulated_recipients = true "
+         "(MINWON__PROVIDERS__NHN__SIMULATED_RECIPIENTS): simulated recipients are refused"),
+        ({"MINWON__LEDGER__HASH_KEY": ""},
+         "ledger.hash_key is not set (MINWON__LEDGER__HASH_KEY): production refuses the "
+         "development key"),
+        ({"MINWON__LEDGER__HASH_KEY": "short"}, "ledger.hash_key (MINWON__LEDGER__HASH_KEY) "
+         "is the development key or shorter than 16 characters"),
+        ({"MINWON__PROVIDERS__NHN__SECRET_KEY": ""},
+         "providers.nhn.secret_key is required by the sms chain "
+         "(MINWON__CHANNELS__SMS__PROVIDERS): set MINWON__PROVIDERS__NHN__SECRET_KEY"),
+        ({"MINWON__LEDGER__URL": "memory://"}, "ledger.url (MINWON__LEDGER__URL): a ledger "
+         "that keeps nothing durable is refused in production"),
+    ],
+)
+def test_production_refuses_what_never_reaches_a_citizen(
+    no_local_file: Path, change: dict[str, str], expected: str
+) -> None:
+    (line,) = problems(None, {**PRODUCTION_OK, **change})
+    assert line.startswith(expected)
+
+
+def test_the_development_hash_key_is_refused_in_production(no_local_file: Path) -> None:
+    from hub.ledger.privacy import DEV_HASH_KEY
+
+    (line,) = problems(None, {**PRODUCTION_OK,
+                              "MINWON__LEDGER__HASH_KEY": DEV_HASH_KEY.decode()})
+    assert "is the development key" in line
+
+
+def test_production_refuses_a_password_in_the_file(no_local_file: Path) -> None:
+    path = write(no_local_file, "[broker]\nurl = 'amqp://minwon:pw@rabbit:5672/minwon'\n")
+    (line,) = problems(path, PRODUCTION_OK)
+    assert line == (f"broker.url carries a password in {path}: production takes it from the "
+                    "environment (MINWON__BROKER__URL)")
+
+
+def test_every_problem_is_listed(no_local_file: Path) -> None:
+    found = problems(None, {"MINWON__HUB__ENVIRONMENT": "production"})
+    assert len(found) == 4  # three outbox chains and the hash key
+    with pytest.raises(ConfigError, match=r"\(and 3 more: run `minwon-hub config check`\)"):
+        load_config(environ={"MINWON__HUB__ENVIRONMENT": "production"})
+
+
+def test_every_provider_of_every_channel_has_a_settings_schema() -> None:
+    from channels import CHANNEL_NAMES, get_channel
+
+    for name in CHANNEL_NAMES:
+        assert set(get_channel(name).providers) <= set(PROVIDER_SETTINGS), name
+
+
+def test_every_key_has_a_description() -> None:
+    from pydantic import BaseModel
+
+    models: list[type[BaseModel]] = [Settings, *PROVIDER_SETTINGS.values()]
+    for model in models:
+        for field_name, info in model.model_fields.items():
+            annotation = info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                models.append(annotation)
+            elif model is not Settings:
+                assert info.description, f"{model.__name__}.{field_name}"
+
+
+def test_masked_hides_secrets_and_url_passwords(no_local_file: Path) -> None:
+    config = load_config(environ={"MINWON__BROKER__URL": "amqp://hub:pw1@a/%2F;amqp://hub:pw2@b",
+                                  "MINWON__LEDGER__HASH_KEY": "k" * 20,
+                                  "MINWON__PROVIDERS__SMTP__PASSWORD": "pw3"})
+    text = repr(config.masked())
+    assert not any(secret in text for secret in ("pw1", "pw2", "pw3", "k" * 20))
+    assert "amqp://hub:***@a/%2F;amqp://hub:***@b" in text
