@@ -353,7 +353,12 @@ class NhnSettings(HttpSettings):
                                     json_schema_extra=REQUIRED_SECRET)
 
 
-class SensSettings(HttpSettings):
+class RecordSettings(ProviderSettings):
+    record_dir: str | None = Field(None, description="local record of accepted message ids "
+                                   "for look-ups after a worker died (records)")
+
+
+class SensSettings(HttpSettings, RecordSettings):
     service_id: str | None = Field(None, description="SENS service id (ncp:sms:kr:…)",
                                    json_schema_extra=REQUIRED)
     access_key: Text | None = Field(None, description="access key id",
@@ -393,9 +398,11 @@ class SnsSettings(AwsSettings):
     default_region: str | None = Field(None, description="region of national numbers (KR)")
     platform_application_arn: str | None = Field(None, description="push: accept raw "
                                                  "device tokens for this application")
+    sms_region: str | None = Field(None, description="region SMS go out from "
+                                   "(ap-northeast-1: Seoul does not send SMS)")
 
 
-class SesSettings(AwsSettings):
+class SesSettings(AwsSettings, RecordSettings):
     sender_name: str | None = Field(None, description="fallback display name")
     configuration_set: str | None = Field(None, description="SES configuration set")
 
@@ -409,7 +416,7 @@ def _smtp_security(value: Any) -> Any:
 SmtpSecurity = Annotated[Literal["starttls", "tls", "none"], BeforeValidator(_smtp_security)]
 
 
-class SmtpSettings(ProviderSettings):
+class SmtpSettings(RecordSettings):
     host: str | None = Field(None, description="relay host (localhost)")
     port: int | None = Field(None, ge=1, le=65535, description="587 / 465 / 25 by security")
     security: SmtpSecurity | None = Field(

@@ -20,9 +20,14 @@ def mask_urls(text: str) -> str:
     return _PASSWORD_IN_URL.sub(r"\1***@", text)
 
 
-def _first_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, passwords masked (database drivers
+    add hint lines and links below it)."""
     text = str(exc).strip() or type(exc).__name__
-    return mask_urls(text.splitlines()[0] if text else text)
+    return mask_urls(text.splitlines()[0])
+
+
+_first_line = one_line
 
 
 def operator_message(exc: BaseException) -> str | None:

@@ -46,7 +46,9 @@ def _ledger(config: Any) -> Any:
     try:
         ledger = shared_ledger(config)
     except Exception as exc:
-        raise _Refused(f"ledger.url: {exc}") from None
+        from hub.failures import one_line
+
+        raise _Refused(f"ledger.url: {one_line(exc)}") from None
     if ledger is None:
         raise _Refused("ledger.url: the studio needs a SQL ledger (sqlite:///... or "
                        "postgresql://...)")

@@ -327,7 +327,9 @@ def cmd_import(config: Any, args: argparse.Namespace) -> int:
         database = database_from_config(config.with_overrides({"templates": {"source":
                                                                               "database"}}))
     except Exception as exc:
-        print(f"minwon-hub: ledger.url: {exc}", file=sys.stderr)
+        from hub.failures import one_line
+
+        print(f"minwon-hub: ledger.url: {one_line(exc)}", file=sys.stderr)
         return 2
     if database is None:
         print("minwon-hub: ledger.url is not a SQL database (sqlite:/// or postgresql://): "

@@ -28,6 +28,11 @@ COMMANDS: dict[str, list[str]] = {
     "config check": ["config", "check"],
     "templates check": ["templates", "check"],
     "templates preview": ["templates", "preview", "case.received", "sms"],
+    "templates import": ["templates", "import"],
+    "studio user add": ["studio", "user", "add", "kim", "--org", "gumi", "--role", "editor"],
+    "studio user password": ["studio", "user", "password", "kim"],
+    "studio user list": ["studio", "user", "list"],
+    "providers check": ["providers", "check"],
     "trace": ["trace", "2026-0001"],
     "ledger purge": ["ledger", "purge", "--older-than", "500"],
     "status": ["status"],
@@ -40,6 +45,7 @@ COMMANDS: dict[str, list[str]] = {
 #: (`status` is left out: it reports what it could read, with "unreachable" for the rest,
 #: and exits 1.)
 NEEDS_A_SERVER = {"run", "router", "worker", "publish", "trace", "ledger purge",
+                  "templates import", "studio user add", "studio user list",
                   "dlq list", "dlq show", "dlq replay", "dlq purge"}
 
 
