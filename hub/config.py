@@ -276,7 +276,12 @@ class CalendarSection(Section):
 
 class OrgProfile(Section):
     name: str | None = Field(None, description="the organisation's name in notices")
-    callcenter: str | None = Field(None, description="phone number in notices")
+    callcenter: str | None = Field(None, description="the public call centre's number "
+                                   "(민원콜센터)")
+    internal_unit: str | None = Field(None, description="the unit staff ask about "
+                                      "complaints (e.g. 민원여권과)")
+    internal_phone: str | None = Field(None, description="the internal contact's number, "
+                                       "for notices to staff")
     url: str | None = Field(None, description="web site in notices")
     sms_sender: Text | None = Field(None, description="registered sender number "
                                     "(전기통신사업법 §84의2)")
@@ -767,7 +772,8 @@ def _production_problems(settings: Settings, origins: Origins,
         problems.append(f"ledger.url ({_origin(origins, ('ledger', 'url'))}): a ledger that "
                         "keeps nothing durable is refused in production")
     for path, url in ((("broker", "url"), settings.broker.url),
-                      (("ledger", "url"), settings.ledger.url)):
+                      (("ledger", "url"), settings.ledger.url),
+                      (("policy", "rate_store"), settings.policy.rate_store)):
         if source is not None and _origin(origins, path) == str(source) \
                 and _has_password(url):
             problems.append(f"{_show(path)} carries a password in {source}: production "
