@@ -143,7 +143,8 @@ _STR_METHOD_CHECKS: dict[str, Callable[..., None]] = {
     "ljust": lambda text, width, *_: budget.check_width(width),
     "rjust": lambda text, width, *_: budget.check_width(width),
     "zfill": lambda text, width, *_: budget.check_width(width),
-    "expandtabs": lambda text, size=8, *_: budget.check_width(size * text.count("\t")),
+    "expandtabs": lambda text, size=8, *_: budget.check_size(
+        len(text) + abs(size) * text.count("\t")),
     "replace": budget.check_replace,
     "join": lambda text, items, *_: budget.check_join(items, text),
 }
