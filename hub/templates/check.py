@@ -126,6 +126,10 @@ def check_compiled(
             result.errors.extend(
                 e for e in notice_rules.errors(template, rendered) if e not in result.errors
             )
+            result.errors.extend(
+                f"{sample.path} ({recipient['role']}): {e}"
+                for e in notice_rules.missing_contents(template, sample.event, profile, rendered)
+            )
         for variant in notice_rules.variants(template, sample.event):
             for recipient in recipients:
                 context = context_from_event(variant.event, recipient, profile)

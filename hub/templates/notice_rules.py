@@ -9,6 +9,11 @@ samples (:mod:`hub.templates.check`); these rules look at what came out:
   (민원 처리에 관한 법률 §35), 행정심판 and 행정소송 within 90 days (법 §27).
   Push is exempt: a lock screen shows no outcome (see below); the link, the SMS
   and the e-mail carry it.
+* **Contents** (errors): an SMS or e-mail states what the law asks of its kind of
+  notice (:func:`missing_contents`, the table in docs/templates.ko.md): the unit, the
+  official and a contact (시행령 §31), the case number and deadline of a 접수,
+  the reason and both dates of an extension (시행령 §21), ... Each is looked
+  up in the rendered text from the sample's own values.
 * **Complete e-mail** (errors): the HTML part is a whole document with
   ``<!DOCTYPE html>``, ``<html lang="ko">`` and a non-empty ``<title>``.
 * **Deadlines** (errors, on the template source): a deadline field written with
@@ -31,7 +36,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.templates.filters import NOT_ACCEPTED, WorkingCalendar, deadline_day, deadline_end
+from hub.templates.filters import (
+    NOT_ACCEPTED,
+    OUTCOMES,
+    WorkingCalendar,
+    deadline,
+    deadline_day,
+    deadline_end,
+    phone,
+)
 from hub.templates.layout import TemplateFile
 from hub.templates.rendering import Rendered
 
@@ -97,7 +110,7 @@ _TITLE = re.compile(r"<title>\s*(?P<text>[^<]*?)\s*</title>", re.IGNORECASE)
 
 
 def errors(template: TemplateFile, rendered: Rendered) -> list[str]:
-    """What is wrong with one rendered notice."""
+    """What is wrong with the form of one rendered notice."""
     found: list[str] = []
     if rendered.channel == "email" and rendered.html is not None:
         html = rendered.html
@@ -206,3 +219,95 @@ def deadlines_off(event: Mapping[str, Any], calendar: WorkingCalendar = _CALENDA
                 "days only; check how the deadline was computed"
             )
     return found
+
+
+# ------------------------------------------------------------------ contents
+
+#: A requirement: what the notice must say, its basis, and the texts that say it
+#: (any one will do), from the sample's values.
+Need = tuple[str, str, tuple[str, ...]]
+
+
+def _dates(value: Any) -> tuple[str, ...]:
+    """Every way a template may write the deadline ``value``."""
+    try:
+        return tuple(deadline(value, s) for s in ("long", "official", "compact")) + tuple(
+            deadline_day(value, s) for s in ("long", "official", "short", "compact")
+        )
+    except ValueError:
+        return ()
+
+
+def _common(data: Mapping[str, Any], profile: Mapping[str, Any]) -> list[Need]:
+    case = data.get("case") or {}
+    officer = case.get("officer") or {}
+    contacts = tuple(
+        phone(v) for v in (officer.get("phone"), profile.get("callcenter"),
+                           profile.get("internal_phone")) if v
+    )
+    return [
+        ("the responsible unit (case.department)", "시행령 §31", (str(case.get("department")),)),
+        ("the official's name (case.officer.name)", "시행령 §31", (str(officer.get("name")),)),
+        ("a contact number", "시행령 §31", contacts),
+    ]
+
+
+def _by_type(event_type: str, data: Mapping[str, Any]) -> list[Need]:
+    case = data.get("case") or {}
+    due = case.get("due_at")
+    needs: list[Need] = []
+    if event_type in ("case.received", "case.assigned", "case.due_soon", "case.overdue") and due:
+        needs.append(("the deadline (case.due_at)", "법 §17, 시행령 §6", _dates(due)))
+    if event_type == "case.received":
+        needs.append(("the case number (case.id)", "법 §9", (str(case.get("id")),)))
+    if event_type == "case.transferred":
+        transfer = data.get("transfer") or {}
+        needs.append(("the agency it went to", "법 §16", (str(transfer.get("to_agency")),)))
+        if transfer.get("phone"):
+            needs.append(("how to reach that agency", "시행령 §13",
+                          (phone(transfer["phone"]),)))
+    if event_type == "case.supplement_requested":
+        supplement = data.get("supplement") or {}
+        for item in supplement.get("items") or ():
+            needs.append((f"the item to supply ({item})", "법 §22", (str(item),)))
+        needs.append(("the 보완 deadline", "시행령 §24", _dates(supplement.get("due_at"))))
+        needs.append(("that the deadline may be extended on request", "시행령 §24", ("연장",)))
+        needs.append(("that missing it may lead to 반려", "시행령 §25", ("반려",)))
+    if event_type == "case.extended":
+        extension = data.get("extension") or {}
+        needs.append(("the reason", "시행령 §21", (str(extension.get("reason")),)))
+        needs.append(("the new deadline", "시행령 §21", _dates(extension.get("new_due_at"))))
+        if due:
+            needs.append(("the previous deadline", "시행령 §21", _dates(due)))
+    if event_type == "case.progress":
+        progress = data.get("progress") or {}
+        needs.append(("the progress (progress.note)", "시행령 §23", (str(progress.get("note")),)))
+        expected = progress.get("expected_at") or due
+        if expected:
+            needs.append(("the 처리예정일", "시행령 §23", _dates(expected)))
+    if event_type == "case.answered":
+        answer = data.get("answer") or {}
+        needs.append(("the answer (answer.summary)", "법 §27", (str(answer.get("summary")),)))
+        if answer.get("outcome") in OUTCOMES and answer["outcome"] != "other":
+            needs.append(("the outcome", "법 §27", (OUTCOMES[answer["outcome"]],)))
+    if event_type == "survey.requested":
+        needs.append(("the survey link", "법 §26", (str((data.get("survey") or {}).get("url")),)))
+    return needs
+
+
+def missing_contents(
+    template: TemplateFile,
+    event: Mapping[str, Any],
+    profile: Mapping[str, Any],
+    rendered: Rendered,
+) -> list[str]:
+    """What ``rendered``, an SMS or e-mail of ``event``, fails to say (a push says
+    none of it: its details are behind the link)."""
+    if rendered.channel == "push":
+        return []
+    data = event.get("data") or {}
+    return [
+        f"the notice must state {what} ({basis})"
+        for what, basis, says in _common(data, profile) + _by_type(template.event_type, data)
+        if not any(s and s in rendered.body for s in says)
+    ]

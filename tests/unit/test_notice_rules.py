@@ -229,9 +229,12 @@ def test_check_refuses_date_filters_on_deadlines(folder: Path) -> None:
         source.replace("extension.new_due_at|deadline('compact')", "extension.new_due_at|kdate"),
         encoding="utf-8",
     )
-    (error,) = check(folder)["case.extended/sms.j2"].errors
+    errors = check(folder)["case.extended/sms.j2"].errors
+    (error,) = [e for e in errors if "shows a deadline at 00:00" in e]
     assert error.startswith("line ") and "new_due_at|kdate shows a deadline at 00:00" in error
     assert "write new_due_at|deadline_day" in error
+    # and the midnight sample shows that the notice names the wrong day
+    assert any("midnight.json" in e and "the new deadline" in e for e in errors), errors
 
 
 def test_check_warns_on_a_sample_deadline_on_a_day_off(folder: Path) -> None:
@@ -307,3 +310,46 @@ def test_an_overdue_case_reaches_the_department_head_on_every_channel() -> None:
         del node[last]
         with pytest.raises(EventRejected):
             validate(broken)
+
+
+# ---------------------------------------------------------------- contents per notice
+
+
+@pytest.mark.parametrize(
+    ("template", "drop", "message"),
+    [
+        ("case.extended/sms.j2", "사유: {{ extension.reason }}\n", "the reason (시행령 §21)"),
+        ("case.extended/email.j2", "- 종전 처리기한: {{ case.due_at|deadline }}\n",
+         "the previous deadline (시행령 §21)"),
+        ("case.received/sms.j2", "접수번호: {{ case.id }}\n", "the case number (case.id) (법 §9)"),
+        ("case.supplement_requested/sms.j2",
+         " 기한까지 보완하지 않으시면 민원이 반려될 수 있습니다.",
+         "that missing it may lead to 반려 (시행령 §25)"),
+        ("case.progress/sms.j2", "처리예정일: {{ progress.expected_at|deadline('compact') }}\n",
+         "the 처리예정일 (시행령 §23)"),
+        ("case.due_soon/sms.j2", " 처리기한 {{ case.due_at|deadline('compact') }}",
+         "the deadline (case.due_at)"),
+    ],
+)
+def test_check_fails_a_notice_that_drops_what_the_law_asks(
+    folder: Path, template: str, drop: str, message: str
+) -> None:
+    path = folder / template
+    source = path.read_text(encoding="utf-8")
+    assert drop in source
+    path.write_text(source.replace(drop, "\n" if drop.endswith("\n") else ""), encoding="utf-8")
+    errors = check(folder)[template].errors
+    assert any(f"the notice must state {message}" in e for e in errors), errors
+
+
+def test_check_fails_a_notice_without_the_unit_the_official_or_a_contact(folder: Path) -> None:
+    (folder / "case.progress/sms.j2").write_text(
+        "{% block body %}[{{ org.name }}] 민원({{ case.id }}) 진행상황: {{ progress.note }} "
+        "처리예정일 {% if progress.expected_at is defined %}"
+        "{{ progress.expected_at|deadline('compact') }}{% endif %}{% endblock %}",
+        encoding="utf-8",
+    )
+    errors = "\n".join(check(folder)["case.progress/sms.j2"].errors)
+    assert "the responsible unit (case.department) (시행령 §31)" in errors
+    assert "the official's name (case.officer.name) (시행령 §31)" in errors
+    assert "a contact number (시행령 §31)" in errors
