@@ -90,11 +90,14 @@ def check_compiled(
     org_profile: OrgProfiles,
     *,
     require_samples: bool = True,
+    contents_required: bool = False,
 ) -> CheckResult:
     """Render ``compiled`` for every recipient of every sample and collect errors.
 
     An override is rendered with its own organisation's profile; a default
-    template with the profile of each sample's ``data.org``.
+    template with the profile of each sample's ``data.org``. What a notice of its
+    kind must state (:func:`hub.templates.notice_rules.missing_contents`) is an
+    error with ``contents_required`` (``templates check``), else a warning.
     """
     result = CheckResult(template, compiled.version, literal_unsafe=compiled.literal_unsafe)
     if compiled.literal_unsafe:
@@ -126,7 +129,7 @@ def check_compiled(
             result.errors.extend(
                 e for e in notice_rules.errors(template, rendered) if e not in result.errors
             )
-            result.errors.extend(
+            (result.errors if contents_required else result.warnings).extend(
                 f"{sample.path} ({recipient['role']}): {e}"
                 for e in notice_rules.missing_contents(template, sample.event, profile, rendered)
             )
@@ -172,6 +175,7 @@ def check_file(
     org_profile: OrgProfiles,
     *,
     require_samples: bool = True,
+    contents_required: bool = False,
 ) -> tuple[CompiledTemplate | None, CheckResult]:
     """Compile ``data`` as ``template`` and check it against its samples."""
     try:
@@ -180,7 +184,8 @@ def check_file(
         return None, CheckResult(template, content_version(data), errors=[exc.reason])
     samples, errors = load_samples(directory, template)
     result = check_compiled(
-        compiled, template, samples, org_profile, require_samples=require_samples
+        compiled, template, samples, org_profile, require_samples=require_samples,
+        contents_required=contents_required,
     )
     result.errors[:0] = errors + notice_rules.source_errors(data.decode("utf-8"))
     return compiled, result
@@ -228,5 +233,7 @@ def check_all(directory: Path, envs: Environments, org_profile: OrgProfiles) -> 
     results = []
     for file in files:
         data = (directory / file.path).read_bytes()
-        results.append(check_file(envs, directory, file, data, org_profile)[1])
+        results.append(
+            check_file(envs, directory, file, data, org_profile, contents_required=True)[1]
+        )
     return Report(results, problems)

@@ -116,11 +116,13 @@ recipient = "officer"
 channels = ["email"]
 """
 
-TEMPLATES = {
+CONTACT = "담당: {{ case.department }} {{ case.officer.name }} {{ org.callcenter|phone }}"
+TEMPLATES = {  # what 시행령 §31 asks of every notice: the unit, the official, a contact
     "sms.j2": "{% block body %}[{{ org.name }}] 민원({{ case.id }})이 다시 열렸습니다. "
-              "사유: {{ reopen.reason }}{% endblock %}",
+              "사유: {{ reopen.reason }} " + CONTACT + "{% endblock %}",
     "email.j2": "{% block subject %}민원 재개 ({{ case.id }}){% endblock %}"
-                "{% block text %}{{ recipient.name }}님, 사유: {{ reopen.reason }}{% endblock %}",
+                "{% block text %}{{ recipient.name }}님, 사유: {{ reopen.reason }} "
+                + CONTACT + "{% endblock %}",
     "push.j2": "{% block title %}민원 재개{% endblock %}"
                "{% block body %}{{ reopen.reason }}{% endblock %}",
 }

@@ -152,7 +152,7 @@ class CaseEvent:
     @classmethod
     def due_soon(cls, *, org: str, case: Case, reminder: dict[str, Any],
                  **common: Any) -> CaseEvent:
-        """처리기한 임박, to the officer (``reminder``: ``days_left``)."""
+        """처리기한 임박, to the officer (``reminder``: ``days_left``; ``case.due_at``)."""
         return cls.create("case.due_soon", org=org, case=case, reminder=reminder, **common)
 
     @classmethod
@@ -166,6 +166,12 @@ class CaseEvent:
                 **common: Any) -> CaseEvent:
         """특이민원, to the supervisors (``flag``: ``reason``, ``supervisors``)."""
         return cls.create("case.flagged", org=org, case=case, flag=flag, **common)
+
+    @classmethod
+    def overdue(cls, *, org: str, case: Case, overdue: dict[str, Any],
+                **common: Any) -> CaseEvent:
+        """처리기한 경과, to the department head (``overdue``: ``head``; ``case.due_at``)."""
+        return cls.create("case.overdue", org=org, case=case, overdue=overdue, **common)
 
     # -- out ------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
