@@ -14,10 +14,12 @@ queue. Nothing is acked that was not settled.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ from kombu import Consumer as KombuConsumer
 
 from hub import amqpfast
 from hub.confirms import ConfirmingPublisher
+from hub.masking import mask_known
 from hub.transport import TransportProfile
 
 log = logging.getLogger(__name__)
@@ -275,9 +278,9 @@ class ConsumingLoop:
 
     def _on_stage_error(self, body: bytes, headers: dict[str, Any], tag: int,
                         exc: BaseException) -> Settlement:
-        log.error("%s: delivery %s failed in %s (%s); settling it by on_error",
-                  self.stage.queue_name, tag, type(self.stage).__name__, type(exc).__name__,
-                  exc_info=exc)
+        log.error("%s: delivery %s failed in %s; settling it by on_error\n%s",
+                  self.stage.queue_name, tag, type(self.stage).__name__,
+                  _masked_traceback(exc, body))
         try:
             return self.stage.on_error(body, headers, tag, exc)
         except Exception:  # the error path itself failed: the dead-letter target keeps it
@@ -396,3 +399,15 @@ class ConsumingLoop:
         except Exception:
             log.debug("channel close failed", exc_info=True)
         log.info("stopped consuming %s", self.stage.queue_name)
+
+
+def _masked_traceback(exc: BaseException, body: bytes) -> str:
+    """The traceback of an unexpected error, with whatever personal data of the message
+    its text quotes masked (an exception message may hold a name from the body, which
+    the log handler's patterns cannot find)."""
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    try:
+        data: Any = json.loads(body)
+    except Exception:  # not JSON, or nested too deep: phones and e-mails are still masked
+        data = None
+    return mask_known(text, data)

@@ -335,3 +335,23 @@ def test_a_stage_without_its_own_on_error_rejects_to_the_dead_letter_target() ->
     settlement = loop._done.get_nowait()
     assert (settlement.delivery_tag, settlement.reject, settlement.requeue,
             settlement.publishes) == (3, True, False, [])
+
+
+class LeakyBug(Router):
+    def route(self, body: bytes, headers: Mapping[str, Any] | None = None,
+              content_type: str | None = None) -> list[Any]:
+        raise KeyError(json.loads(body)["data"]["citizen"]["name"])
+
+
+def test_the_log_of_an_unexpected_error_masks_what_its_message_quotes(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Given a router bug whose exception message holds the citizen's name
+    event = sample("case.received", "ev-leak")
+    event["data"]["citizen"] = {"name": "홍길동", "phone": "010-1234-5678"}
+    loop = ConsumingLoop(None, PROFILES["amqp"],  # type: ignore[arg-type]
+                         LeakyBug(load_rules(), FIELDS, max_event_bytes=256 * 1024))
+    # When the loop settles that delivery
+    loop._dispatch(encode(event), {}, 1, False)
+    # Then the log has the traceback, with the name masked
+    assert "KeyError: '홍*동'" in caplog.text and "Traceback" in caplog.text
+    assert "홍길동" not in caplog.text
