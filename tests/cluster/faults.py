@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from channels.latency import read_records
-from hub.producer import PikaProducer
+from hub.producer import PikaProducer, open_producer
 from tests.cluster.nodes import USER, Cluster, Node
 from tests.cluster.postgres import PrivatePostgres
 from tests.reliability.faults import CHANNELS, ORG_TOML, TIERS, Bed, FaultReport, good_event
@@ -84,7 +84,6 @@ class ClusterBed(Bed):
         self.vhost = ClusterVHost(cluster, f"cluster-{fault}-{self.run_id[-6:]}")  # type: ignore[assignment]
         self.database = f"ledger_{fault}_{self.run_id[-6:]}"
         self.pg = pg
-        self._node_turn = 0
         self.deliveries: list[tuple[float, int]] = []
         self._sampling = threading.Event()
 
@@ -132,17 +131,11 @@ class ClusterBed(Bed):
         super().close()
 
     def open_producer(self) -> PikaProducer:
-        """A careful upstream system: the next node in turn after a failure."""
-        urls = self.cluster.urls(vhost=self.vhost.name)
-        errors = []
-        for _ in urls:
-            url = urls[self._node_turn % len(urls)]
-            self._node_turn += 1
-            try:
-                return PikaProducer(url, timeout=10)
-            except Exception as exc:
-                errors.append(f"{type(exc).__name__}")
-        raise ConnectionError(f"no node took the publisher: {errors}")
+        """The hub's producer given all three nodes: it connects to the first that
+        answers (a careful upstream system republishes what was not confirmed)."""
+        producer = open_producer(self.vhost.url, timeout=20, connect_timeout=5)
+        assert isinstance(producer, PikaProducer)
+        return producer
 
     # -- recovery ------------------------------------------------------------------------
     def _sample(self) -> None:
