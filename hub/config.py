@@ -345,7 +345,10 @@ class LatencySettings(ProviderSettings):
 
 
 class HttpSettings(ProviderSettings):
-    base_url: str | None = Field(None, description="API address (tests: a local server)")
+    base_url: str | None = Field(None, description="API address (default: the provider's "
+                                 "documented host, e.g. https://sms.api.nhncloudservice.com; "
+                                 "the old *.cloud.toast.com hosts still work here; tests: a "
+                                 "local server)")
     pool_size: int | None = Field(None, ge=1, description="keep-alive connections (128)")
     connect_timeout: float | None = Field(None, gt=0, description="seconds (3)")
     read_timeout: float | None = Field(None, gt=0, description="seconds (10)")
