@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint unit integration check bench reliability cluster-test clean
+.PHONY: demo test lint unit integration check bench reliability cluster-test clean lock
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,10 @@ cluster-test: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) outbox minwon-ledger.db* .pytest_cache .mypy_cache .ruff_cache
+
+# The image's lock file (Dockerfile: pip install --require-hashes -r requirements.lock).
+# Run after changing dependencies in pyproject.toml; tests/deploy/test_lock.py checks it.
+lock: $(BIN)/.installed
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra postgres --extra redis --generate-hashes \
+		--python-version 3.11 -o requirements.lock

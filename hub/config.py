@@ -46,6 +46,8 @@ PRODUCTION: Environment = "production"
 DEVELOPMENT: Environment = "development"
 #: Shortest ``ledger.hash_key`` production accepts (characters).
 MIN_HASH_KEY = 16
+#: The placeholder of deploy/'s example secrets: refused in production.
+PLACEHOLDER = "CHANGE-ME"
 #: Providers that never reach a citizen: refused in a production chain.
 TEST_PROVIDERS = frozenset({"outbox", "latency"})
 
@@ -754,11 +756,26 @@ def _chain_problems(settings: Settings, tables: Mapping[str, Mapping[str, Any]],
     return problems
 
 
+def _placeholders(data: Mapping[str, Any], path: Path_ = ()) -> list[Path_]:
+    """Keys still holding a deployment file's placeholder (``CHANGE-ME``)."""
+    found: list[Path_] = []
+    for key, value in data.items():
+        here = (*path, str(key))
+        if isinstance(value, Mapping):
+            found += _placeholders(value, here)
+        elif isinstance(value, str) and PLACEHOLDER in value.upper():
+            found.append(here)
+    return found
+
+
 def _production_problems(settings: Settings, origins: Origins,
                          source: Path | None) -> list[str]:
     from hub.ledger.privacy import DEV_HASH_KEY
 
-    problems = []
+    problems = [f"{_show(path)} ({_origin(origins, path)}) still holds the placeholder "
+                f"{PLACEHOLDER}: set the real value"
+                for path in _placeholders(settings.model_dump(exclude={"providers"}))
+                + [("providers", *p) for p in _placeholders(settings.providers)]]
     key = settings.ledger.hash_key
     here = ("ledger", "hash_key")
     if not key:

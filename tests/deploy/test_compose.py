@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from channels import CHANNEL_NAMES
-from hub.config import DEFAULTS
+from hub.brokerurl import parse_urls
+from hub.config import DEFAULTS, load_config
 from tests.deploy.conftest import DEPLOY, ROOT, load_yaml
 
 COMPOSE = DEPLOY / "compose.yaml"
@@ -165,10 +166,12 @@ def test_cluster_profile(services: dict[str, dict[str, Any]]) -> None:
     text = (DEPLOY / conf).read_text(encoding="utf-8")
     for node in ("rabbitmq", "rabbitmq-2", "rabbitmq-3"):
         assert f"= rabbit@{services[node]['hostname']}\n" in text
-    # and the hub may connect to any node
-    urls = env["MINWON_BROKER_URL"].split(";")
-    assert [u.split("@")[1].split(":")[0] for u in urls] == ["rabbitmq", "rabbitmq-2",
-                                                             "rabbitmq-3"]
+    # and the hub may connect to any node: a list of URLs both clients fail over along
+    config = load_config(environ={**_hub_environment(services),
+                                  "MINWON__BROKER__URL": env["MINWON_BROKER_URL"]})
+    urls = parse_urls(config.broker_url)
+    assert [(u.host, u.vhost) for u in urls] == [("rabbitmq", "minwon"), ("rabbitmq-2", "minwon"),
+                                                ("rabbitmq-3", "minwon")]
 
 
 def test_prometheus_loads_the_alert_rules(services: dict[str, dict[str, Any]]) -> None:
@@ -185,9 +188,34 @@ def test_uis_are_bound_to_localhost(services: dict[str, dict[str, Any]]) -> None
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} to all"
 
 
-def test_hub_healthcheck_fetches_metrics(services: dict[str, dict[str, Any]]) -> None:
+def _hub_environment(services: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The hub's environment as compose would set it, given a value for every variable
+    that must be set (``${VAR:?message}``) and the default of the others."""
+    env = {}
+    for name, value in services["router"]["environment"].items():
+        value = re.sub(r"\$\{([A-Z_]+):\?[^}]*\}", lambda m: f"value-of-{m.group(1).lower()}",
+                       str(value))
+        env[name] = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+    env["MINWON__TEMPLATES__DIR"] = str(ROOT / "templates")
+    return env
+
+
+def test_hub_environment_is_a_valid_production_configuration(
+    services: dict[str, dict[str, Any]]
+) -> None:
+    config = load_config(environ=_hub_environment(services))
+    assert config.production
+    chains = {c: config["channels"][c]["providers"] for c in CHANNEL_NAMES}
+    assert chains == {"sms": ["nhn", "sens"], "email": ["ses", "smtp"], "push": ["sns"]}
+    # every secret is a required variable or empty by default, never a value in the file
+    for name, value in services["router"]["environment"].items():
+        if any(word in name for word in ("SECRET", "PASSWORD", "HASH_KEY")):
+            assert str(value).startswith("${") and (":?" in value or ":-}" in value), name
+
+
+def test_hub_healthcheck_asks_readyz(services: dict[str, dict[str, Any]]) -> None:
     test = services["router"]["healthcheck"]["test"]
-    assert "http://127.0.0.1:9108/metrics" in shlex.join(test)
+    assert "http://127.0.0.1:9108/readyz" in shlex.join(test)
     assert services["router"]["environment"]["MINWON__METRICS__PORT"] == "9108"
 
 

@@ -57,10 +57,10 @@ def test_runs_as_a_non_root_user(commands: list[Any]) -> None:
     assert group not in {"root", "0"}
 
 
-def test_has_a_healthcheck_on_the_metrics_endpoint(commands: list[Any]) -> None:
+def test_has_a_healthcheck_on_the_readiness_endpoint(commands: list[Any]) -> None:
     check = _final(commands, "HEALTHCHECK")
     assert check.value[0] == "CMD"
-    assert "/metrics" in " ".join(check.value)
+    assert "/readyz" in " ".join(check.value)
     assert any(f.startswith("--interval=") for f in check.flags)
 
 
@@ -115,4 +115,16 @@ def test_compose_healthcheck_agrees_with_the_image() -> None:
     from tests.deploy.conftest import DEPLOY, load_yaml
 
     router = load_yaml(DEPLOY / "compose.yaml")["services"]["router"]
-    assert "9108/metrics" in json.dumps(router["healthcheck"]["test"])
+    assert "9108/readyz" in json.dumps(router["healthcheck"]["test"])
+
+
+def test_the_image_runs_in_production_mode(commands: list[Any]) -> None:
+    env = " ".join(" ".join(c.value) for c in _stages(commands)[-1] if c.cmd == "ENV")
+    assert "MINWON__HUB__ENVIRONMENT production" in env or \
+        "MINWON__HUB__ENVIRONMENT=production" in env
+
+
+def test_dependencies_come_from_the_lock_file_with_hashes(commands: list[Any]) -> None:
+    runs = [" ".join(c.value) for c in _stages(commands)[0] if c.cmd == "RUN"]
+    assert any("--require-hashes" in r and "-r requirements.lock" in r for r in runs)
+    assert any("pip install --no-deps ." in r for r in runs)  # the hub adds no other

@@ -15,7 +15,7 @@ import yaml
 
 from channels import CHANNEL_NAMES
 from hub.admin.kustomize import flat_key, generate, template_files
-from hub.config import DEFAULTS, Config
+from hub.config import DEFAULTS, Config, ConfigError, load_config
 from hub.topology import from_config
 from tests.deploy.conftest import DEPLOY, ROOT, load_yaml, load_yaml_all, tool
 
@@ -163,9 +163,11 @@ def test_deployment(role: str) -> None:
     expected = ["router"] if role == "router" else ["worker", "--channel", role[7:]]
     assert container["args"] == expected
     # probes, resources, no privileges
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"]["path"] == "/metrics"
-        assert container[probe]["httpGet"]["port"] == "metrics"
+    probes = {probe: container[probe]["httpGet"]
+              for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert {p: g["path"] for p, g in probes.items()} == {
+        "startupProbe": "/healthz", "readinessProbe": "/readyz", "livenessProbe": "/healthz"}
+    assert {g["port"] for g in probes.values()} == {"metrics"}
     assert container["ports"][0]["containerPort"] == 9108
     assert container["resources"]["requests"]["cpu"]
     assert container["resources"]["limits"]["memory"]
@@ -233,11 +235,35 @@ def test_secret_example_holds_placeholders_only() -> None:
         ), f"{key} looks like a real secret"
 
 
-def test_config_map_toml_is_valid_configuration() -> None:
-    # Given the TOML of the ConfigMap, Then it parses and names only known sections
+def _secret_environment(replace_placeholders: bool) -> dict[str, str]:
+    secret = load_yaml(K8S / "secret.example.yaml")
+    env = {k: str(v) for k, v in secret["stringData"].items()}
+    if replace_placeholders:
+        env = {k: v.replace("CHANGE-ME", f"real-value-{i:02d}-of-the-secret")
+               for i, (k, v) in enumerate(env.items())}
+    return {**env, "MINWON__TEMPLATES__DIR": str(ROOT / "templates")}
+
+
+def test_config_map_with_the_secret_is_a_valid_production_configuration() -> None:
+    # Given the ConfigMap's TOML and the Secret's variables (with real values)
+    config = load_config(K8S / "minwon.toml", environ=_secret_environment(True))
+    # Then it loads in production mode, with real provider chains and no test provider
+    assert config.production
+    chains = {c: config["channels"][c]["providers"] for c in CHANNEL_NAMES}
+    assert chains == {"sms": ["nhn", "sens"], "email": ["ses", "smtp"], "push": ["sns"]}
+    assert config["templates"]["dir"] == str(ROOT / "templates")
+    for name in ("nhn", "sens", "ses", "sns", "smtp"):
+        assert config["providers"][name]["simulated_recipients"] is False
+
+
+def test_config_map_keeps_no_secret_and_refuses_the_placeholders() -> None:
     data = tomllib.loads((K8S / "minwon.toml").read_text(encoding="utf-8"))
-    assert set(data) <= set(DEFAULTS)
-    for section, values in data.items():
-        assert set(values) <= set(DEFAULTS[section]), section
     assert data["templates"]["dir"] == "/app/templates"
     assert "url" not in data.get("broker", {})  # secrets live in the Secret
+    assert data["hub"]["environment"] == "production"
+    # The example Secret as it is (placeholders) is refused, naming each one
+    with pytest.raises(ConfigError) as info:
+        load_config(K8S / "minwon.toml", environ=_secret_environment(False))
+    assert all("still holds the placeholder CHANGE-ME" in p for p in info.value.problems)
+    assert any(p.startswith("providers.nhn.secret_key (MINWON__PROVIDERS__NHN__SECRET_KEY)")
+               for p in info.value.problems)

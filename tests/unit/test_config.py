@@ -468,3 +468,10 @@ def test_masked_hides_secrets_and_url_passwords(no_local_file: Path) -> None:
     text = repr(config.masked())
     assert not any(secret in text for secret in ("pw1", "pw2", "pw3", "k" * 20))
     assert "amqp://hub:***@a/%2F;amqp://hub:***@b" in text
+
+
+def test_production_refuses_a_placeholder_left_in_place(no_local_file: Path) -> None:
+    (line,) = problems(None, {**PRODUCTION_OK,
+                              "MINWON__PROVIDERS__NHN__SECRET_KEY": "CHANGE-ME"})
+    assert line == ("providers.nhn.secret_key (MINWON__PROVIDERS__NHN__SECRET_KEY) still "
+                    "holds the placeholder CHANGE-ME: set the real value")
