@@ -83,6 +83,7 @@ class Launcher:
     def spawn(self, launch: Launch) -> Running:
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT)
+        env.update(workload.SECRET_ENV)
         env.update(launch.env)
         log = self.workdir / f"{launch.name}.log"
         with log.open("ab") as out:

@@ -125,7 +125,10 @@ class HubProcesses:
         return [*base, "worker", "--channel", role]
 
     def spawn(self, role: str) -> Proc:
+        from bench.workload import SECRET_ENV
+
         env = dict(os.environ)
+        env.update(SECRET_ENV)
         env.update(self.env)
         env["MINWON_CONFIG"] = str(self.config)
         env["MINWON__METRICS__PORT"] = str(free_port())

@@ -108,6 +108,11 @@ def jobs_for(events_: Sequence[Mapping[str, Any]], channel: str) -> list[bytes]:
     return bodies
 
 
+#: Secrets come from the environment, never from the file: every process the bench starts
+#: gets these (:class:`bench.peers.Launcher`, :class:`bench.procs.HubProcesses`).
+SECRET_ENV: dict[str, str] = {"MINWON__LEDGER__HASH_KEY": "bench-hash-key"}
+
+
 def hub_config_toml(*, url: str, record: Path, latency_ms: float, ledger: str,
                     concurrency: int, prefetch: int, channels: Sequence[str] = CHANNELS,
                     fail_flag: Path | None = None, extra: str = "") -> str:
@@ -121,7 +126,6 @@ def hub_config_toml(*, url: str, record: Path, latency_ms: float, ledger: str,
         f"concurrency = {concurrency}",
         "[ledger]",
         f'url = "{ledger}"',
-        'hash_key = "bench-hash-key"',
         "[policy]",
         'quiet_hours = ""',
         "[providers.latency]",
