@@ -85,6 +85,9 @@ def run(*, backlog: int = 100_000, latency_ms: float = 50.0, concurrency: int = 
         sampler.start()
         got = records.RecordCounter(record).wait_for(expected, timeout, idle_timeout=60.0,
                                                      check=launcher.check)
+        if got < expected:
+            raise RuntimeError(f"drain: {got} of {expected} notices delivered; logs:\n"
+                               f"{launcher.tails()}")
         usage = meter.read()
         peak = {r.name: round(procs.rss_mb(r.popen.pid)[1], 1) for r in launcher.running}
         done.set()

@@ -102,6 +102,11 @@ class Launcher:
                 tail = r.log.read_text("utf-8", "replace")[-1500:]
                 raise RuntimeError(f"{r.name} exited with {r.popen.returncode}:\n{tail}")
 
+    def tails(self, chars: int = 600) -> str:
+        """The end of every process's log (for an error message)."""
+        return "\n".join(f"--- {r.name}: {r.log.read_text('utf-8', 'replace')[-chars:]}"
+                         for r in self.running if r.log.exists())
+
     def stop(self, timeout: float = 3.0) -> None:
         """TERM, then KILL after ``timeout``: the figures are in by then, a slow
         graceful stop is not what is measured."""
@@ -330,6 +335,9 @@ def run(peer: str, *, latency_ms: float, events: int, concurrency: int = 128,
             meter.mark_group(p.last.name)  # the router's start-up is not the work
         phase("started")
         got = counter.wait_for(expected, timeout, check=launcher.check)
+        if got < expected:  # a broken peer is an error, never a slow figure
+            raise RuntimeError(f"{peer}: {got} of {expected} notices delivered; "
+                               f"logs:\n{launcher.tails()}")
         usage = meter.read()
         rss = {r.name: round(procs.rss_mb(r.popen.pid)[1], 1) for r in launcher.running}
         phase("measured")
