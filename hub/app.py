@@ -8,14 +8,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 from typing import Any
 
 from channels import get_channel, load_provider
+from channels.base import LookupResult
 from hub.config import DEFAULT_AMQP_URL, Config
 from hub.consumer import ConsumingLoop, LoopHealth, Stage
 from hub.delay import InProcessDelayPump
 from hub.ledger import Ledger, ledger_from_config
+from hub.ledger.sweeper import LOOKUP_SKEW
 from hub.retry import RetryPolicy
 from hub.router import Router
 from hub.rules import load_rules
@@ -221,14 +222,12 @@ class Hub:
                                 channels=tuple(self._senders))
         self._sweeper.start(interval=max(0.5, after / 4))
 
-    def _lookup(self, notice: Any) -> str | None:
-        """"sent" when the notice's provider says it accepted it (sweeper)."""
+    def _lookup(self, notice: Any) -> LookupResult | None:
+        """What the notice's provider chain knows of it (sweeper); None: cannot tell."""
         sender = self._senders.get(notice.channel)
         if sender is None or not sender.supports_lookup:
             return None
-        since = (notice.claimed_at or notice.created_at) - timedelta(minutes=5)
-        found = sender.lookup(notice.id, since)
-        return "sent" if found is not None and found.accepted else None
+        return sender.lookup(notice.id, (notice.claimed_at or notice.created_at) - LOOKUP_SKEW)
 
     def stop(self) -> None:
         """Graceful stop: finish what is in flight, return the rest to the queues."""

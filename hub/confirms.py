@@ -6,15 +6,24 @@ reports each one's fate to a callback: ``True`` once the broker confirmed it,
 blocks per message; the owner of the channel calls :meth:`wait` or drains events
 to let confirms arrive. On a transport without confirms (the in-memory one) a
 publish is settled as soon as it is made.
+
+A mandatory publish the broker cannot route comes back as ``basic.return`` (before
+its confirm), which names no publish sequence number. So every mandatory publish
+carries its own id in the :data:`PUBLISH_ID` header (this publisher's random prefix
+and its sequence number), and a return is matched to its publish by that id, whether
+or not the message has a ``message_id`` of its own. A return that names no id of
+ours (never expected) fails every pending mandatory publish: the owners hold and
+retry them, which may duplicate a message but never loses one.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hub import amqpfast
+from hub.jobs import PUBLISH_ID
 
 Callback = Callable[[bool, str | None], None]
 
@@ -24,16 +33,14 @@ class PublishFailed(Exception):
 
 
 class ConfirmingPublisher:
-    def __init__(self, connection: Any, channel: Any, *, confirms: bool,
-                 fast: bool = False) -> None:
+    def __init__(self, connection: Any, channel: Any, *, confirms: bool) -> None:
         self.connection = connection
         self.channel = channel
         self.confirms = confirms
-        self.fast = fast  # publish through hub.amqpfast (py-amqp channels only)
         self._seq = 0
-        self._pending: dict[int, tuple[str | None, Callback]] = {}
+        self._prefix = secrets.token_hex(4)
+        self._pending: dict[int, tuple[bool, Callback]] = {}  # seq -> (mandatory, callback)
         self._returned: dict[int, str] = {}
-        self._by_id: dict[str, list[int]] = {}
         if confirms:
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
@@ -61,37 +68,29 @@ class ConfirmingPublisher:
         props: dict[str, Any] = {"delivery_mode": 2, **properties}
         if message_id is not None:
             props["message_id"] = message_id
+        application_headers = dict(headers or {})
+        seq = self._seq + 1
+        if self.confirms and mandatory:
+            application_headers[PUBLISH_ID] = f"{self._prefix}.{seq}"
         message = self.channel.prepare_message(
             body, None, content_type, "utf-8" if "json" in content_type else "binary",
-            dict(headers or {}), props
+            application_headers, props
         )
-        if self.fast:
-            amqpfast.publish(self.channel, message, exchange, routing_key, mandatory)
-        else:
-            self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key,
-                                       mandatory=mandatory)
+        self.channel.basic_publish(message, exchange=exchange, routing_key=routing_key,
+                                   mandatory=mandatory)
         if not self.confirms:
             if callback is not None:
                 callback(True, None)
             return
-        self._seq += 1
-        seq = self._seq
-        self._pending[seq] = (message_id, callback or _ignore)
-        if message_id is not None:
-            self._by_id.setdefault(message_id, []).append(seq)
+        self._seq = seq
+        self._pending[seq] = (mandatory, callback or _ignore)
 
     # -- broker answers ---------------------------------------------------------------
     def _settle(self, seq: int, ok: bool, reason: str | None) -> None:
         entry = self._pending.pop(seq, None)
         if entry is None:
             return
-        message_id, callback = entry
-        if message_id is not None:
-            seqs = self._by_id.get(message_id)
-            if seqs:
-                seqs.remove(seq)
-                if not seqs:
-                    del self._by_id[message_id]
+        _, callback = entry
         returned = self._returned.pop(seq, None)
         if returned is not None:
             ok, reason = False, returned
@@ -111,11 +110,21 @@ class ConfirmingPublisher:
         self._settle_upto(delivery_tag, multiple, False, "nacked by the broker")
 
     def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
-        message_id = getattr(message, "properties", {}).get("message_id")
-        for seq in self._by_id.get(message_id or "", []):
-            if seq not in self._returned:
-                self._returned[seq] = f"unroutable: {exchange or '(default)'} {routing_key}"
-                return
+        reason = f"unroutable: {exchange or '(default)'} {routing_key}"
+        properties = getattr(message, "properties", None) or {}
+        headers = properties.get("application_headers") or {}
+        publish_id = headers.get(PUBLISH_ID)
+        if isinstance(publish_id, bytes):
+            publish_id = publish_id.decode("utf-8", "replace")
+        prefix, _, number = str(publish_id or "").rpartition(".")
+        if prefix == self._prefix and number.isdigit() and int(number) in self._pending:
+            self._returned[int(number)] = reason
+            return
+        # Not one of ours by id: fail every pending mandatory publish rather than
+        # let the returned one count as delivered.
+        for seq, (mandatory, _) in self._pending.items():
+            if mandatory:
+                self._returned.setdefault(seq, f"{reason} (unmatched return)")
 
     def wait(self, timeout: float = 30.0) -> None:
         """Block until every publish so far is settled; raise on timeout."""

@@ -27,7 +27,8 @@ from typing import Any
 from kombu import Connection, Queue
 from kombu import Consumer as KombuConsumer
 
-from hub import amqpfast
+from hub import metrics
+from hub.broker import HubConnection
 from hub.confirms import ConfirmingPublisher
 from hub.masking import mask_known
 from hub.transport import TransportProfile
@@ -110,6 +111,11 @@ class Stage:
         """Deliveries handed out and not yet settled."""
         return 0
 
+    def accepting(self) -> bool:
+        """Whether the stage takes work now (a channel worker whose ledger is down does
+        not: its health then says not consuming). True by default."""
+        return True
+
     def begin_stop(self) -> None:
         """Stop starting new work; what is running finishes."""
 
@@ -118,6 +124,8 @@ class Stage:
 
 
 class ConsumingLoop:
+    HOLD_FIRST_PAUSE = 1.0  # seconds before a held delivery's failed publish is retried
+    HOLD_MAX_PAUSE = 30.0
     def __init__(
         self,
         connection: Connection,
@@ -141,6 +149,10 @@ class ConsumingLoop:
         self._settled: set[int] = set()
         self._rejected: set[int] = set()  # settled by a reject: never named in an ack
         self._waiting = 0  # settlements whose publishes are unconfirmed
+        # Settlements held because a publish failed: (retry at, settlement), unacked.
+        self._held: list[tuple[float, Settlement]] = []
+        self._held_tries: dict[int, int] = {}
+        self._held_gauge = metrics.child(metrics.SETTLEMENTS_HELD, stage.queue_name)
         self.channel: Any = None
         self.publisher: ConfirmingPublisher | None = None
         self._amqp: Any = None  # the py-amqp connection, when reads are buffered
@@ -173,7 +185,7 @@ class ConsumingLoop:
             connected = False
         return LoopHealth(
             connected=connected and self.error is None,
-            consuming=self._consuming and self.error is None,
+            consuming=self._consuming and self.error is None and self.stage.accepting(),
             unsettled=max(0, self._received - self._answered),
             last_ack=self._last_ack,
         )
@@ -190,14 +202,10 @@ class ConsumingLoop:
         self.channel = self.connection.channel()
         if self.declare is not None:
             self.declare(self.channel)
-        self._amqp = None
-        if self.profile.name == "amqp":
-            raw = self.connection.connection  # the py-amqp connection
-            if amqpfast.buffer_reads(raw):
-                self._amqp = raw
+        raw = self.connection.connection  # the py-amqp connection (hub.broker)
+        self._amqp = raw if isinstance(raw, HubConnection) else None
         self.publisher = ConfirmingPublisher(self.connection, self.channel,
-                                             confirms=self.profile.confirms,
-                                             fast=self._amqp is not None)
+                                             confirms=self.profile.confirms)
         consumer = KombuConsumer(
             self.channel,
             queues=[Queue(self.stage.queue_name, no_declare=True)],
@@ -229,22 +237,23 @@ class ConsumingLoop:
             self._shutdown(cancel)
 
     def _turn(self, *, allow_wait: bool = True) -> None:
-        busy = self.stage.busy() or self._waiting
+        busy = self.stage.busy() > len(self._held) or self._waiting
         timeout = 0.002 if busy else (0.05 if allow_wait else 0.0)
         if self._amqp is None:
             try:
                 self.connection.drain_events(timeout=timeout)
             except TimeoutError:
                 pass
-        elif not amqpfast.drain_buffered(self._amqp):
+        elif not self._amqp.drain_buffered():
             # Nothing read yet: wait for the socket, then take all it brought at once.
             try:
                 self._amqp.drain_events(timeout=timeout)
             except TimeoutError:
                 pass
-            amqpfast.drain_buffered(self._amqp)
+            self._amqp.drain_buffered()
         self._apply_settlements()
         now = time.monotonic()
+        self._retry_held(now)
         self.stage.tick(now)
         if self.profile.name == "amqp":
             self.connection.heartbeat_check()
@@ -299,35 +308,63 @@ class ConsumingLoop:
     def _begin(self, settlement: Settlement) -> None:
         assert self.publisher is not None
         if not settlement.publishes:
-            self._finish(settlement, True, None)
+            self._finish(settlement)
             return
         remaining = [len(settlement.publishes)]
-        failures: list[str] = []
+        failed: list[tuple[Publish, str]] = []
         self._waiting += 1
 
-        def on_confirm(ok: bool, reason: str | None) -> None:
-            if not ok:
-                failures.append(reason or "not confirmed")
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                self._waiting -= 1
-                self._finish(settlement, not failures, "; ".join(failures) or None)
+        def confirm(publish: Publish) -> Callable[[bool, str | None], None]:
+            def on_confirm(ok: bool, reason: str | None) -> None:
+                if not ok:
+                    failed.append((publish, reason or "not confirmed"))
+                remaining[0] -= 1
+                if remaining[0] == 0:
+                    self._waiting -= 1
+                    if failed:
+                        self._hold(settlement, failed)
+                    else:
+                        self._finish(settlement)
+            return on_confirm
 
         for p in settlement.publishes:
             self.publisher.publish(
                 p.body, exchange=p.exchange, routing_key=p.routing_key, headers=p.headers,
                 message_id=p.message_id, mandatory=p.mandatory, content_type=p.content_type,
-                callback=on_confirm,
+                callback=confirm(p),
             )
 
-    def _finish(self, settlement: Settlement, ok: bool, reason: str | None) -> None:
+    def _hold(self, settlement: Settlement, failed: list[tuple[Publish, str]]) -> None:
+        """A publish the delivery needs was returned (no queue bound: a deleted
+        ``hub.dead``?) or nacked. The delivery is neither acked (its follow-up would be
+        lost) nor dead-lettered (the dead-letter target may be the missing queue): it is
+        held, unacked, and the failed publishes alone are retried with a growing pause.
+        A stop returns it to its queue."""
+        tries = self._held_tries.get(settlement.delivery_tag, 0) + 1
+        self._held_tries[settlement.delivery_tag] = tries
+        pause = min(self.HOLD_MAX_PAUSE, self.HOLD_FIRST_PAUSE * 2 ** (tries - 1))
+        for publish, reason in failed:
+            metrics.child(metrics.PUBLISH_RETURNED, publish.exchange or "(default)").inc()
+            log.error("publish to %s %s for delivery %s failed (%s); holding the delivery, "
+                      "retry %d in %.0f s", publish.exchange or "(default)",
+                      publish.routing_key, settlement.delivery_tag, reason, tries, pause)
+        settlement.publishes = [publish for publish, _ in failed]
+        self._held.append((time.monotonic() + pause, settlement))
+        self._held_gauge.set(len(self._held))
+
+    def _retry_held(self, now: float) -> None:
+        if not any(t <= now for t, _ in self._held):
+            return
+        due = [s for t, s in self._held if t <= now]
+        self._held = [(t, s) for t, s in self._held if t > now]
+        self._held_gauge.set(len(self._held))
+        for settlement in due:
+            self._begin(settlement)
+
+    def _finish(self, settlement: Settlement) -> None:
         tag = settlement.delivery_tag
-        if not ok:
-            # A follow-up publish was refused (topology broken?). Reject without requeue:
-            # the queue's dead-letter target keeps the message; never lost, never looped.
-            log.error("publish failed for delivery %s (%s); dead-lettering it", tag, reason)
-            self._reject(tag)
-        elif settlement.reject:
+        self._held_tries.pop(tag, None)
+        if settlement.reject:
             self._reject(tag, requeue=settlement.requeue)
         elif not self.profile.multiple_ack:
             self.channel.basic_ack(tag)
@@ -382,8 +419,9 @@ class ConsumingLoop:
         deadline = time.monotonic() + self.shutdown_timeout
         # Finish what was handed out, settle what was decided, and wait for the broker
         # to confirm those publishes: a delivery whose follow-ups went out is acked.
-        while (self.stage.busy() or self._waiting or not self._done.empty()) \
-                and time.monotonic() < deadline:
+        # Held deliveries are not waited for: closing the channel returns them.
+        while (self.stage.busy() > len(self._held) or self._waiting
+               or not self._done.empty()) and time.monotonic() < deadline:
             try:
                 self._turn(allow_wait=False)
             except Exception:

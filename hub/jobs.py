@@ -29,6 +29,7 @@ ORIGIN = "x-hub-origin"  # the queue a parked message came from
 REASON_CODE = "x-hub-reason-code"  # the stable code of x-hub-reason (a metric label)
 REJECTED_AT = "x-hub-rejected-at"  # when the router rejected an event
 DEFERRED_FLAG = "x-hub-deferred"  # the deferral was recorded (status event sent once)
+PUBLISH_ID = "x-hub-publish-id"  # matches a returned mandatory publish to its publish
 
 _NAMESPACE = uuid.UUID("6f1c3e0a-6a57-4d0b-9a39-6d696e776f6e")  # fixed: ids must stay stable
 

@@ -106,6 +106,39 @@ LEDGER_STALE_CLAIMS = Counter(
     "given (retrying, or sent when settled from the provider).",
     ["channel", "resolved"],
 )
+LEDGER_STALE_RESENDS = Counter(
+    "minwon_ledger_stale_resends_total",
+    "Stale claims sent again although the provider could not say whether it had "
+    "accepted the first send (no look-up): each may reach the citizen twice.",
+    ["channel"],
+)
+LEDGER_FENCED = Counter(
+    "minwon_ledger_fenced_total",
+    "Records refused because the worker's claim had passed on (stale), by status.",
+    ["channel", "status"],
+)
+LEDGER_UP = Gauge(
+    "minwon_ledger_up",
+    "1 while this worker's ledger answers; 0 while it is down and the worker has "
+    "stopped taking work.",
+    ["channel"],
+)
+LEDGER_UNRECORDED = Gauge(
+    "minwon_ledger_unrecorded_sends",
+    "Notices the provider accepted whose 'sent' record is waiting for the ledger.",
+    ["channel"],
+)
+PUBLISH_RETURNED = Counter(
+    "minwon_publish_returned_total",
+    "Mandatory publishes the broker returned (no queue bound) or nacked; the delivery "
+    "that asked for them is held and the publish retried, never acked.",
+    ["exchange"],
+)
+SETTLEMENTS_HELD = Gauge(
+    "minwon_settlements_held",
+    "Deliveries held unacked because a publish they need was returned or nacked.",
+    ["queue"],
+)
 
 RATE_STORE_ERRORS = Counter(
     "minwon_rate_store_errors_total",

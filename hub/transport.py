@@ -1,7 +1,8 @@
 """Broker connections, and what each kind of broker can do, declared as data.
 
 ``amqp://`` URLs (:mod:`hub.brokerurl`: the RabbitMQ URI spec, a list for failover)
-go to RabbitMQ through kombu's py-amqp transport; ``memory://``
+go to RabbitMQ through kombu's py-amqp transport, on the hub's own connection class
+(:mod:`hub.broker`: buffered reads, no per-publish poll); ``memory://``
 is kombu's in-memory transport, the embedded default of ``minwon-hub demo``. The
 rest of the hub asks the :class:`TransportProfile` instead of testing URLs.
 """
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 from kombu import Connection
 
+from hub.broker import TRANSPORTS
 from hub.brokerurl import kombu_url, mask_password, parse_urls
 
 
@@ -57,6 +59,7 @@ def connect(url: str, *, heartbeat: float = 30, connect_timeout: float = 10) -> 
         heartbeat=heartbeat if profile.name == "amqp" else 0,
         connect_timeout=connect_timeout,
         transport_options=options,
+        transport=TRANSPORTS.get(urlsplit(url).scheme),
     )
     # Every URL of a failover list gets a try (kombu moves to the next after each error).
     tries = max(3, 2 * len(conn.alt or ()))

@@ -55,6 +55,7 @@ from hub.jobs import (
     Job,
 )
 from hub.ledger import ClaimState, Ledger
+from hub.ledger.guard import LedgerGuard, LedgerUnavailable
 from hub.policy import Decision
 from hub.retry import RetryPolicy
 from hub.status import status_event
@@ -130,6 +131,9 @@ class ChannelWorker(Stage):
         self._active: set[Any] = set()
         self._lock = threading.Lock()
         self._in_flight = metrics.child(metrics.IN_FLIGHT, channel)
+        self.guard = LedgerGuard(ledger, channel)
+        self._unrecorded = metrics.child(metrics.LEDGER_UNRECORDED, channel)
+        self._local = threading.local()  # the claim token of the send thread's notice
 
     # -- Stage hooks (loop thread) ---------------------------------------------------------
     def start(self, loop: ConsumingLoop) -> None:
@@ -139,7 +143,12 @@ class ChannelWorker(Stage):
     def busy(self) -> int:
         return len(self._active)
 
+    def accepting(self) -> bool:
+        """False while the ledger is down: the worker takes no work (readiness)."""
+        return self.guard.up
+
     def begin_stop(self) -> None:
+        self.guard.stop()
         if self.pool is not None:
             # Cancel what has not started: those deliveries go back to the queue when
             # the channel closes. What is running finishes and is settled.
@@ -162,7 +171,7 @@ class ChannelWorker(Stage):
         with self._lock:
             self._active.add(delivery_tag)
         self._in_flight.inc()
-        future = self.pool.submit(self._process_safely, job, headers, delivery_tag)
+        future = self.pool.submit(self._process_safely, job, headers, delivery_tag, redelivered)
         future.add_done_callback(functools.partial(self._on_done, tag=delivery_tag))
         return None
 
@@ -200,20 +209,33 @@ class ChannelWorker(Stage):
         self._in_flight.dec()
 
     # -- send thread --------------------------------------------------------------------
-    def _process_safely(self, job: Job, headers: dict[str, Any], tag: Any) -> Settlement:
+    def _process_safely(self, job: Job, headers: dict[str, Any], tag: Any,
+                        redelivered: bool = False) -> Settlement:
         attempt = _int(headers.get(ATTEMPT), 1)
+        self._local.token = None
         try:
-            return self.process(job, headers, tag, attempt)
+            return self.process(job, headers, tag, attempt, redelivered=redelivered)
+        except LedgerUnavailable:
+            raise  # stopping while the ledger is down: back to the queue, nothing sent
         except Exception as exc:  # a bug must not lose the notice: retry, then park
             log.exception("unexpected error processing %s", job.notification_id)
             error = TransientError(f"unexpected error: {type(exc).__name__}: {exc}",
                                    provider="hub", code="INTERNAL")
-            return self._failed(job, headers, tag, attempt, error)
+            return self._failed(job, headers, tag, attempt, error, token=self._local.token)
 
-    def process(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int) -> Settlement:
+    def process(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int, *,
+                redelivered: bool = False) -> Settlement:
         now = self.clock()
-        claim = self.ledger.claim(job, attempt)
+        claim = self.guard.call(self.ledger.claim, job, attempt)
+        assert claim is not None
         if claim.state is ClaimState.DONE:
+            if claim.status == "dead" and redelivered:
+                # Parked, yet delivered again unacked: the parking publish may never
+                # have been confirmed (hub.dead missing?). Park it again rather than
+                # ack a job the parking lot might not hold; a second copy is harmless.
+                return self._settlement(tag, [self._dead_publish(
+                    job.encode(), headers, "redelivered_dead",
+                    "parked before; delivered again, parked again", attempt)], "dead", None)
             log.info("notice %s already %s; not sending again", job.notification_id, claim.status)
             return self._settlement(tag, [], "duplicate", None)
         if claim.state is ClaimState.BUSY:
@@ -221,13 +243,14 @@ class ChannelWorker(Stage):
             return self._settlement(tag, [self._delay_publish(
                 job, headers, timedelta(seconds=self.topology.tiers[0].seconds), {})],
                 "deferred", None)
+        token = self._local.token = claim.token
 
         not_before = _parse_time(headers.get(NOT_BEFORE))
         if not_before is not None and not_before > now:
             # Too early (rule delay, quiet hours, rate limit): release the claim, hop
             # through a delay tier. The status event goes out once, not at every hop.
-            self.ledger.record(job, "deferred", attempt=attempt,
-                               reason=f"not before {not_before.isoformat()}")
+            self._record(job, "deferred", token, attempt=attempt,
+                         reason=f"not before {not_before.isoformat()}")
             publishes = [self._delay_publish(job, headers, not_before - now,
                                              {NOT_BEFORE: not_before.isoformat(),
                                               DEFERRED_FLAG: 1})]
@@ -239,12 +262,12 @@ class ChannelWorker(Stage):
         decision = self._decide(job, now)
         if decision.action == "skip":
             reason = decision.reason or "skipped by policy"
-            self.ledger.record(job, "skipped", attempt=attempt, reason=reason)
+            self._record(job, "skipped", token, attempt=attempt, reason=reason)
             return self._settlement(tag, [status_event(job, "skipped", attempt=attempt,
                                                        reason=reason)], "skipped", None)
         if decision.action == "defer" and decision.until is not None:
             until = decision.until
-            self.ledger.record(job, "deferred", attempt=attempt, reason=decision.reason)
+            self._record(job, "deferred", token, attempt=attempt, reason=decision.reason)
             return self._settlement(tag, [
                 self._delay_publish(job, headers, until - now,
                                     {NOT_BEFORE: until.isoformat(), DEFERRED_FLAG: 1}),
@@ -257,25 +280,58 @@ class ChannelWorker(Stage):
         except TemplateError as exc:
             metrics.child(metrics.TEMPLATE_ERRORS, job.event_type, self.channel).inc()
             return self._dead(job, headers, tag, attempt, exc.code,  # template_budget too
-                              f"template error: {exc}", None)
+                              f"template error: {exc}", None, token)
 
         message = self._message(job, rendered, attempt)
         try:
             receipt: Receipt = self.retry.call(lambda: self.sender.send(message))
         except SendError as exc:
-            return self._failed(job, headers, tag, attempt, exc, rendered.version)
+            return self._failed(job, headers, tag, attempt, exc, rendered.version, token)
+        return self._accepted(job, tag, attempt, receipt, rendered.version, token)
 
-        self.ledger.record(job, "sent", attempt=attempt, provider=receipt.provider,
-                           message_id=receipt.message_id, template_version=rendered.version)
+    def _accepted(self, job: Job, tag: Any, attempt: int, receipt: Receipt, version: str,
+                  token: str | None) -> Settlement:
+        """The provider accepted: record ``sent`` (again and again while the ledger is
+        down: never a retry, never a second provider call), then ack with the status
+        event. Nothing here may raise into the retry path."""
+        self._local.token = None  # from here on, no error becomes a retry
+        self._unrecorded.inc()
+        try:
+            written = self.guard.call(
+                self.ledger.record, job, "sent", give_up=True, attempt=attempt,
+                provider=receipt.provider, message_id=receipt.message_id,
+                template_version=version, token=token)
+        finally:
+            self._unrecorded.dec()
+        if written is None:
+            log.error("notice %s was sent but its record could not be written; acking it "
+                      "anyway (a redelivery could only send it twice)", job.notification_id)
+        elif not written:
+            self._fenced("sent", job)
         sent_at = self.clock()
-        event_time = _parse_time(job.event.get("time"))
-        if event_time is not None:
-            metrics.child(metrics.END_TO_END, self.channel).observe(
-                max(0.0, (sent_at - event_time).total_seconds()))
-        return self._settlement(tag, [status_event(
-            job, "sent", attempt=attempt, provider=receipt.provider,
-            provider_message_id=receipt.message_id, template_version=rendered.version,
-            now=sent_at)], "sent", receipt.provider)
+        try:
+            event_time = _parse_time(job.event.get("time"))
+            if event_time is not None:
+                metrics.child(metrics.END_TO_END, self.channel).observe(
+                    max(0.0, (sent_at - event_time).total_seconds()))
+            publishes = [status_event(
+                job, "sent", attempt=attempt, provider=receipt.provider,
+                provider_message_id=receipt.message_id, template_version=version,
+                now=sent_at)]
+        except Exception:  # a status event is not worth a second send
+            log.exception("status event of sent notice %s failed", job.notification_id)
+            publishes = []
+        return self._settlement(tag, publishes, "sent", receipt.provider)
+
+    def _record(self, job: Job, status: str, token: str | None, **kwargs: Any) -> None:
+        """A fenced ledger write through the guard (waits while the ledger is down)."""
+        if self.guard.call(self.ledger.record, job, status, token=token, **kwargs) is False:
+            self._fenced(status, job)
+
+    def _fenced(self, status: str, job: Job) -> None:
+        metrics.child(metrics.LEDGER_FENCED, self.channel, status).inc()
+        log.warning("record %s of %s refused: the claim had passed on (stale); the job "
+                    "goes on as decided", status, job.notification_id)
 
     # -- steps ----------------------------------------------------------------------------
     def _decide(self, job: Job, now: datetime) -> Decision:
@@ -329,19 +385,22 @@ class ChannelWorker(Stage):
         return self.sender.prepare(message, JobContext(data=job.data, org=org))
 
     def _failed(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int,
-                exc: SendError, version: str | None = None) -> Settlement:
+                exc: SendError, version: str | None = None,
+                token: str | None = None) -> Settlement:
         provider = exc.provider or None
         if isinstance(exc, CredentialsError):
-            return self._dead(job, headers, tag, attempt, "credentials", exc.reason, provider)
+            return self._dead(job, headers, tag, attempt, "credentials", exc.reason, provider,
+                              token)
         if isinstance(exc, PermanentError):
-            return self._dead(job, headers, tag, attempt, "permanent", exc.reason, provider)
+            return self._dead(job, headers, tag, attempt, "permanent", exc.reason, provider,
+                              token)
         if self.retry.exhausted(attempt):
             return self._dead(job, headers, tag, attempt, "attempts_exhausted",
-                              f"attempts used up ({attempt}): {exc.reason}", provider)
+                              f"attempts used up ({attempt}): {exc.reason}", provider, token)
         tier = self.retry.tier_for_attempt(attempt)
         retry_at = self.clock() + timedelta(seconds=tier.seconds)
-        self._record_quietly(job, "retrying", attempt=attempt, provider=provider,
-                             reason=exc.reason)
+        self._record(job, "retrying", token, attempt=attempt, provider=provider,
+                     reason=exc.reason)
         metrics.child(metrics.RETRIES, self.channel, tier.name).inc()
         publish = self._tier_publish(job, headers, tier.name, {ATTEMPT: attempt + 1})
         return self._settlement(tag, [publish, status_event(
@@ -349,23 +408,14 @@ class ChannelWorker(Stage):
             template_version=version, retry_at=retry_at.isoformat())], "retried", provider)
 
     def _dead(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int, code: str,
-              reason: str, provider: str | None) -> Settlement:
+              reason: str, provider: str | None, token: str | None = None) -> Settlement:
         log.warning("notice %s parked (%s): %s", job.notification_id, code, reason)
-        self._record_quietly(job, "dead", attempt=attempt, provider=provider, reason=reason)
+        self._record(job, "dead", token, attempt=attempt, provider=provider, reason=reason)
         metrics.child(metrics.PARKED, self.channel, code).inc()
         return self._settlement(tag, [
             self._dead_publish(job.encode(), headers, code, reason, attempt),
             status_event(job, "dead", attempt=attempt, provider=provider, reason=reason),
         ], "dead", provider)
-
-    def _record_quietly(self, job: Job, status: str, **kwargs: Any) -> None:
-        """Record a failure outcome; the ledger being down must not stop the retry or
-        the parking that follows (the broker keeps the job either way)."""
-        try:
-            self.ledger.record(job, status, **kwargs)
-        except Exception:
-            log.exception("ledger unavailable: %s of %s not recorded", status,
-                          job.notification_id)
 
     def _settlement(self, tag: Any, publishes: list[Publish], outcome: str,
                     provider: str | None) -> Settlement:

@@ -7,7 +7,8 @@ Open one with :func:`open_ledger` (or :func:`ledger_from_config`)::
     claim = ledger.claim(job, attempt)
     if claim.state is ClaimState.NEW:
         ...send...
-        ledger.record(job, "sent", attempt=attempt, provider="nhn", message_id="r-1")
+        ledger.record(job, "sent", attempt=attempt, provider="nhn", message_id="r-1",
+                      token=claim.token)  # refused (False) if the claim went stale
 
 URL schemes map to classes by short name (as kombu maps transport aliases):
 ``memory://`` → :class:`~hub.ledger.memory.MemoryLedger`, ``null://`` → the base
@@ -25,6 +26,7 @@ from hub.ledger.base import (
     DEAD,
     DEFERRED,
     FAILED,
+    LATE_SENT_REASON,
     QUEUED,
     RESENDABLE,
     RETRYING,
@@ -52,6 +54,7 @@ __all__ = [
     "DEFAULT_SWEEP_AFTER",
     "DEFERRED",
     "FAILED",
+    "LATE_SENT_REASON",
     "LEDGERS",
     "QUEUED",
     "RESENDABLE",

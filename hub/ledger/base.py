@@ -14,6 +14,16 @@ of (event, recipient, channel)):
 Every status change is also appended to ``notice_history`` (status, time, attempt,
 reason, provider), which is what ``trace`` shows.
 
+**Fencing.** Every claim carries a *token* (:attr:`Claim.token`: this ledger's owner
+``host:pid``, a per-process nonce and a counter), kept in the row's ``owner`` column.
+The claimant passes it back to :meth:`Ledger.record`, which writes only while the row
+is still ``sending`` under that token: a worker whose claim went stale (the sweeper
+moved it on, another worker claimed it) has its late record refused, so it can never
+overwrite the new holder's state or reopen the notice for a third claim. One
+exception keeps facts: a late ``sent`` settles a notice that nobody holds (re-sendable),
+and where another worker holds it the refused ``sent`` still lands in the history
+(the citizen did get that message).
+
 The base class :class:`Ledger` keeps nothing (every claim is NEW, every hook does
 nothing), dramatiq style: subclasses override what they store.
 """
@@ -21,7 +31,9 @@ nothing), dramatiq style: subclasses override what they store.
 from __future__ import annotations
 
 import enum
+import itertools
 import os
+import secrets
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +62,8 @@ RESENDABLE: frozenset[str] = frozenset({QUEUED, RETRYING, DEFERRED, FAILED})
 SETTLED: frozenset[str] = frozenset({SENT, DEAD, SKIPPED})
 
 STALE_REASON = "stale claim (worker died?)"
+#: History reason of a ``sent`` refused because the claim had passed to another worker.
+LATE_SENT_REASON = "late record: the provider accepted it after the claim had passed on"
 
 Clock = Callable[[], datetime]
 
@@ -105,6 +119,7 @@ class ClaimState(enum.Enum):
 class Claim:
     state: ClaimState
     status: str | None = None  # the notice's current status when DONE / BUSY
+    token: str | None = None  # when NEW: pass it to record() (the fence)
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,14 @@ class Ledger:
         self.store_raw_address = store_raw_address
         self.owner = owner or default_owner()
         self.clock = clock
+        # Claim tokens: owner, a nonce of this ledger object (a restarted process may
+        # reuse host and pid), a counter. Unique, so a stale holder never matches.
+        self._nonce = secrets.token_hex(4)
+        self._tokens = itertools.count(1)
+
+    def new_token(self) -> str:
+        """A fresh claim token (thread-safe: ``itertools.count`` is atomic in CPython)."""
+        return f"{self.owner}/{self._nonce}.{next(self._tokens)}"
 
     _FIELDS_CACHE_SIZE = 8192
 
@@ -239,8 +262,10 @@ class Ledger:
         DONE: the row is sent / dead / skipped: ack without sending.
         BUSY: the row is ``sending`` (another worker, or a dead one): re-delay without
         counting an attempt; the sweeper resolves stale claims.
+
+        A NEW claim carries its :attr:`Claim.token`, to be passed to :meth:`record`.
         """
-        return Claim(ClaimState.NEW)
+        return Claim(ClaimState.NEW, token=self.new_token())
 
     def record(
         self,
@@ -252,9 +277,17 @@ class Ledger:
         message_id: str | None = None,
         reason: str | None = None,
         template_version: str | None = None,
-    ) -> None:
+        token: str | None = None,
+    ) -> bool:
         """Append ``status`` to the notice's history and update its row (creating it
-        when missing). A ``sent`` row keeps its status whatever is recorded later."""
+        when missing). A ``sent`` row keeps its status whatever is recorded later.
+
+        With ``token`` (the claimant's, from :meth:`claim`) the write is fenced: it is
+        made only while the row is ``sending`` under that token (or, for ``sent``, while
+        nobody holds it); otherwise it is refused and False returned (a refused ``sent``
+        is still kept in the history). Without a token (operators: ``queued`` before a
+        replay) it always writes. True when the row was written."""
+        return True
 
     def record_event(
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
@@ -288,18 +321,18 @@ class Ledger:
         return []
 
     def resolve_stale(
-        self, notice: NoticeRecord, status: str, *, reason: str | None = None
+        self,
+        notice: NoticeRecord,
+        status: str,
+        *,
+        reason: str | None = None,
+        provider: str | None = None,
+        message_id: str | None = None,
     ) -> bool:
         """Move a stale claim to ``status`` if it is still the same claim (still
-        ``sending``, same ``claimed_at``); True when it was moved."""
+        ``sending`` under the same token and ``claimed_at``); True when it was moved.
+        ``provider`` and ``message_id`` (settled from a provider's look-up) are kept."""
         return False
-
-    def settle_from_provider(self, notice: NoticeRecord) -> str | None:
-        """Hook: ask the provider what became of a stale claim. Return ``"sent"`` (or
-        another final status) when the provider can tell, None when it cannot. The
-        default cannot; a subclass (or a worker wiring a provider with a status
-        look-up) overrides it."""
-        return None
 
     def purge(self, before: datetime) -> PurgeResult:
         """Delete notices (and their history) last updated before ``before``, and

@@ -13,6 +13,7 @@ from typing import Any
 
 from hub.jobs import Job
 from hub.ledger.base import (
+    LATE_SENT_REASON,
     RESENDABLE,
     SENDING,
     SENT,
@@ -68,17 +69,18 @@ class MemoryLedger(Ledger):
                 return Claim(ClaimState.BUSY, row["status"])
             if row is None:
                 row = self._notices[job.notification_id] = self._new_row(job, now)
+            token = self.new_token()
             row.update(
                 status=SENDING,
                 attempts=max(row["attempts"], attempt),
                 updated_at=now,
                 claimed_at=now,
-                owner=self.owner,
+                owner=token,
             )
             self._history.setdefault(job.notification_id, []).append(
                 HistoryEntry(SENDING, now, attempt)
             )
-            return Claim(ClaimState.NEW)
+            return Claim(ClaimState.NEW, token=token)
 
     def record(
         self,
@@ -90,10 +92,19 @@ class MemoryLedger(Ledger):
         message_id: str | None = None,
         reason: str | None = None,
         template_version: str | None = None,
-    ) -> None:
+        token: str | None = None,
+    ) -> bool:
         now = self.clock()
         with self._lock:
             row = self._notices.get(job.notification_id)
+            if token is not None and row is not None and not (
+                (row["status"] == SENDING and row["owner"] == token)
+                or (status == SENT and row["status"] in RESENDABLE)
+            ):
+                if status == SENT:  # a fact all the same: keep it in the history
+                    self._history.setdefault(job.notification_id, []).append(
+                        HistoryEntry(SENT, now, attempt, LATE_SENT_REASON, provider))
+                return False
             if row is None:
                 row = self._notices[job.notification_id] = self._new_row(job, now)
             if row["status"] != SENT:
@@ -104,12 +115,15 @@ class MemoryLedger(Ledger):
             row["provider_message_id"] = message_id or row["provider_message_id"]
             row["template_version"] = template_version or row["template_version"]
             if row["status"] == SENDING:
-                row.update(claimed_at=now, owner=self.owner)
+                row.update(claimed_at=now, owner=token or self.owner)
             else:
                 row["claimed_at"] = None
+                if token is not None:
+                    row["owner"] = token
             self._history.setdefault(job.notification_id, []).append(
                 HistoryEntry(status, now, attempt, reason, provider)
             )
+            return True
 
     def record_event(
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
@@ -168,16 +182,25 @@ class MemoryLedger(Ledger):
         return sorted(found, key=lambda n: n.claimed_at or n.updated_at)
 
     def resolve_stale(
-        self, notice: NoticeRecord, status: str, *, reason: str | None = None
+        self,
+        notice: NoticeRecord,
+        status: str,
+        *,
+        reason: str | None = None,
+        provider: str | None = None,
+        message_id: str | None = None,
     ) -> bool:
         now = self.clock()
         with self._lock:
             row = self._notices.get(notice.id)
-            if row is None or row["status"] != SENDING or row["claimed_at"] != notice.claimed_at:
+            if row is None or row["status"] != SENDING or row["claimed_at"] != notice.claimed_at \
+                    or row["owner"] != notice.owner:
                 return False
-            row.update(status=status, updated_at=now, claimed_at=None, owner=None)
+            row.update(status=status, updated_at=now, claimed_at=None)
+            row["provider"] = provider or row["provider"]
+            row["provider_message_id"] = message_id or row["provider_message_id"]
             self._history.setdefault(notice.id, []).append(
-                HistoryEntry(status, now, row["attempts"], reason)
+                HistoryEntry(status, now, row["attempts"], reason, provider)
             )
             return True
 

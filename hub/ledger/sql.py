@@ -55,6 +55,7 @@ from sqlalchemy.engine import make_url
 from hub.jobs import Job
 from hub.ledger import migrate
 from hub.ledger.base import (
+    LATE_SENT_REASON,
     RESENDABLE,
     SENDING,
     SENT,
@@ -75,7 +76,7 @@ from hub.metrics import LEDGER_FLUSH
 
 log = logging.getLogger(__name__)
 
-_CLAIM, _RECORD, _EVENT, _CALL = "claim", "record", "event", "call"
+_CLAIM, _RECORD, _FENCED, _EVENT, _CALL = "claim", "record", "fenced", "event", "call"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -213,6 +214,30 @@ class SqlLedger(Ledger):
             },
         )
 
+        # The fenced record: the same upsert, applied only while the row is ``sending``
+        # under the caller's token (or, for ``sent``, while nobody holds it); RETURNING
+        # names the rows written, the others were refused.
+        fenced = insert(notices)
+        fexcluded = fenced.excluded
+        fenced_set = {
+            "status": case((still_sent, notices.c.status), else_=fexcluded.status),
+            "attempts": more_attempts,
+            "updated_at": fexcluded.updated_at,
+            "provider": func.coalesce(fexcluded.provider, notices.c.provider),
+            "provider_message_id": func.coalesce(
+                fexcluded.provider_message_id, notices.c.provider_message_id),
+            "template_version": func.coalesce(
+                fexcluded.template_version, notices.c.template_version),
+            "claimed_at": fexcluded.claimed_at,
+            "owner": fexcluded.owner,
+        }
+        held = and_(notices.c.status == literal_column(f"'{SENDING}'"),
+                    notices.c.owner == fexcluded.owner)
+        unheld_sent = and_(fexcluded.status == literal_column(f"'{SENT}'"), resendable)
+        self._fenced_stmt = fenced.on_conflict_do_update(
+            index_elements=[notices.c.id], set_=fenced_set, where=or_(held, unheld_sent),
+        ).returning(notices.c.id)
+
         event_insert = insert(events)
         self._event_stmt = event_insert.on_conflict_do_update(
             index_elements=[events.c.id],
@@ -244,7 +269,7 @@ class SqlLedger(Ledger):
     # -- writes ------------------------------------------------------------------
     # Each operation carries the time of the call (not of the flush), first in args.
     def claim(self, job: Job, attempt: int) -> Claim:
-        result: Claim = self._writer.call(_CLAIM, self.clock(), job, attempt)
+        result: Claim = self._writer.call(_CLAIM, self.clock(), job, attempt, self.new_token())
         return result
 
     def record(
@@ -257,9 +282,12 @@ class SqlLedger(Ledger):
         message_id: str | None = None,
         reason: str | None = None,
         template_version: str | None = None,
-    ) -> None:
-        self._writer.call(_RECORD, self.clock(), job, status, attempt, provider, message_id,
-                          reason, template_version)
+        token: str | None = None,
+    ) -> bool:
+        written: bool = self._writer.call(
+            _RECORD if token is None else _FENCED, self.clock(), job, status, attempt,
+            provider, message_id, reason, template_version, token)
+        return written
 
     def record_event(
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
@@ -274,10 +302,17 @@ class SqlLedger(Ledger):
         future.add_done_callback(_log_failure)
 
     def resolve_stale(
-        self, notice: NoticeRecord, status: str, *, reason: str | None = None
+        self,
+        notice: NoticeRecord,
+        status: str,
+        *,
+        reason: str | None = None,
+        provider: str | None = None,
+        message_id: str | None = None,
     ) -> bool:
         moved: bool = self._writer.call(
-            _CALL, self.clock(), self._resolve_stale, notice, status, reason)
+            _CALL, self.clock(), self._resolve_stale, notice, status, reason, provider,
+            message_id)
         return moved
 
     def ping(self) -> None:
@@ -301,6 +336,8 @@ class SqlLedger(Ledger):
                 outcome: list[Any] = self._apply_claims(conn, batch)
             elif kind == _RECORD:
                 outcome = self._apply_records(conn, batch)
+            elif kind == _FENCED:
+                outcome = self._apply_fenced(conn, batch)
             elif kind == _EVENT:
                 outcome = self._apply_events(conn, batch)
             else:
@@ -321,8 +358,8 @@ class SqlLedger(Ledger):
     def _apply_claims(self, conn: Connection, run: Sequence[Op]) -> list[Claim]:
         rows = sorted(
             (self._new_row(job, at, status=SENDING, attempts=attempt, claimed_at=at,
-                           owner=self.owner)
-             for at, job, attempt in (op.args for op in run)),
+                           owner=token)
+             for at, job, attempt, token in (op.args for op in run)),
             key=lambda r: r["id"],
         )
         taken = set(self._execute(conn, self._claim_stmt, rows).scalars())
@@ -335,14 +372,14 @@ class SqlLedger(Ledger):
             self._execute(conn, self._history_stmt, [
                 {"notification_id": job.notification_id, "status": SENDING, "at": at,
                  "attempt": attempt, "reason": None, "provider": None}
-                for at, job, attempt in (op.args for op in run)
+                for at, job, attempt, _ in (op.args for op in run)
                 if job.notification_id in taken
             ])
         claims = []
         for op in run:
             key = op.args[1].notification_id
             if key in taken:
-                claims.append(Claim(ClaimState.NEW))
+                claims.append(Claim(ClaimState.NEW, token=op.args[3]))
                 continue
             status = current.get(key, SENDING)
             # Not taken but re-sendable: changed under us by another process: BUSY.
@@ -350,24 +387,45 @@ class SqlLedger(Ledger):
             claims.append(Claim(ClaimState.BUSY if busy else ClaimState.DONE, status))
         return claims
 
-    def _apply_records(self, conn: Connection, run: Sequence[Op]) -> list[None]:
+    def _record_rows(
+        self, run: Sequence[Op]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         rows = []
         history = []
-        for at, job, status, attempt, provider, message_id, reason, version in (
+        for at, job, status, attempt, provider, message_id, reason, version, token in (
                 op.args for op in run):
             sending = status == SENDING
             rows.append(self._new_row(
                 job, at, status=status, attempts=attempt, provider=provider,
                 provider_message_id=message_id, template_version=version,
-                claimed_at=at if sending else None, owner=self.owner if sending else None,
+                claimed_at=at if sending else None,
+                owner=token or (self.owner if sending else None),
             ))
             history.append({"notification_id": job.notification_id, "status": status,
                             "at": at, "attempt": attempt, "reason": reason,
                             "provider": provider})
         rows.sort(key=lambda r: r["id"])
+        return rows, history
+
+    def _apply_records(self, conn: Connection, run: Sequence[Op]) -> list[bool]:
+        rows, history = self._record_rows(run)
         self._execute(conn, self._record_stmt, rows)
         self._execute(conn, self._history_stmt, history)
-        return [None] * len(run)
+        return [True] * len(run)
+
+    def _apply_fenced(self, conn: Connection, run: Sequence[Op]) -> list[bool]:
+        """Fenced records: written only for the current holder (see :meth:`record`)."""
+        rows, history = self._record_rows(run)
+        written = set(self._execute(conn, self._fenced_stmt, rows).scalars())
+        kept = []
+        for entry in history:
+            if entry["notification_id"] in written:
+                kept.append(entry)
+            elif entry["status"] == SENT:  # refused, but a fact: keep it in the history
+                kept.append({**entry, "reason": LATE_SENT_REASON})
+        if kept:
+            self._execute(conn, self._history_stmt, kept)
+        return [op.args[1].notification_id in written for op in run]
 
     def _apply_events(self, conn: Connection, run: Sequence[Op]) -> list[None]:
         rows = sorted(
@@ -380,18 +438,25 @@ class SqlLedger(Ledger):
 
     def _resolve_stale(
         self, conn: Connection, at: datetime, notice: NoticeRecord, status: str,
-        reason: str | None,
+        reason: str | None, provider: str | None, message_id: str | None,
     ) -> bool:
+        values: dict[str, Any] = {"status": status, "updated_at": at, "claimed_at": None}
+        if provider is not None:
+            values["provider"] = provider
+        if message_id is not None:
+            values["provider_message_id"] = message_id
+        owner = notices.c.owner.is_(None) if notice.owner is None \
+            else notices.c.owner == notice.owner
         moved = conn.execute(
             update(notices)
             .where(and_(notices.c.id == notice.id, notices.c.status == SENDING,
-                        notices.c.claimed_at == notice.claimed_at))
-            .values(status=status, updated_at=at, claimed_at=None)
+                        notices.c.claimed_at == notice.claimed_at, owner))
+            .values(**values)
         ).rowcount
         if moved:
             self._execute(conn, self._history_stmt, [{
                 "notification_id": notice.id, "status": status, "at": at,
-                "attempt": notice.attempts, "reason": reason, "provider": None,
+                "attempt": notice.attempts, "reason": reason, "provider": provider,
             }])
         return bool(moved)
 
@@ -533,13 +598,14 @@ def _runs(ops: Sequence[Op]) -> list[list[tuple[int, Op]]]:
     runs: list[list[tuple[int, Op]]] = []
     for phase in sorted(set(phases) | set(calls)):
         by_kind = phases.get(phase, {})
-        runs += [by_kind[kind] for kind in (_CLAIM, _RECORD, _EVENT) if kind in by_kind]
+        runs += [by_kind[kind] for kind in (_CLAIM, _RECORD, _FENCED, _EVENT)
+                 if kind in by_kind]
         runs += [[call] for call in calls.get(phase, [])]
     return runs
 
 
 def _key(op: Op) -> str:
-    if op.kind in (_CLAIM, _RECORD):
+    if op.kind in (_CLAIM, _RECORD, _FENCED):
         return str(op.args[1].notification_id)
     if op.kind == _EVENT:
         return str(op.args[1]["id"])

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from channels.base import LookupResult
 from hub.jobs import Job, Recipient
 from hub.ledger import (
+    LATE_SENT_REASON,
     STALE_REASON,
     ClaimState,
     Ledger,
@@ -21,6 +24,7 @@ from hub.ledger import (
     Sweeper,
     open_ledger,
 )
+from hub.ledger.sweeper import MAY_RESEND_REASON, NOT_SENT_REASON, SETTLED_REASON
 
 KEY = b"test-hash-key"
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)  # 15:00 KST
@@ -99,7 +103,8 @@ class LedgerContract:
         assert claim.state is ClaimState.NEW
         notice = ledger.notice(job.notification_id)
         assert notice is not None
-        assert (notice.status, notice.attempts, notice.owner) == ("sending", 1, ledger.owner)
+        assert (notice.status, notice.attempts, notice.owner) == ("sending", 1, claim.token)
+        assert claim.token is not None and claim.token.startswith(f"{ledger.owner}/")
         assert notice.claimed_at == T0
         assert [h.status for h in notice.history] == ["sending"]
 
@@ -330,34 +335,51 @@ class LedgerContract:
         # When it runs after the timeout
         clock.advance(seconds=301)
         stale = sweeper.run_once(clock.now)
-        # Then the claim is marked retrying with the reason, and the next delivery sends
-        assert [(s.notification_id, s.resolved, s.claimed_at) for s in stale] == [
-            ("notice-1", "retrying", T0)]
+        # Then the claim is marked retrying; nobody could tell whether the provider
+        # took it, so the history says it may go out twice; the next delivery sends
+        assert [(s.notification_id, s.resolved, s.claimed_at, s.may_resend) for s in stale] \
+            == [("notice-1", "retrying", T0, True)]
         notice = ledger.notice(job.notification_id)
         assert notice is not None and notice.status == "retrying"
-        assert notice.history[-1].reason == STALE_REASON
+        assert notice.history[-1].reason == MAY_RESEND_REASON
         assert ledger.claim(job, 2).state is ClaimState.NEW
         assert sweeper.run_once(clock.now) == []
 
-    def test_sweeper_settles_from_the_provider_when_it_can(
-        self, ledger: Ledger, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    def test_sweeper_settles_from_the_providers_lookup(
+        self, ledger: Ledger, clock: FakeClock
     ) -> None:
-        # Given a provider that can say the stale notice was in fact delivered
+        # Given a provider whose look-up says the stale notice was in fact accepted
         job = make_job()
         ledger.claim(job, 1)
         asked: list[str] = []
 
-        def settle(notice: NoticeRecord) -> str | None:
+        def lookup(notice: NoticeRecord) -> LookupResult | None:
             asked.append(notice.id)
-            return "sent"
+            return LookupResult(True, "nhn", "req-7")
 
-        monkeypatch.setattr(ledger, "settle_from_provider", settle)
         clock.advance(seconds=600)
-        stale = Sweeper(ledger, timeout_s=300).run_once(clock.now)
-        # Then it is settled as sent, and never resent
+        stale = Sweeper(ledger, timeout_s=300, lookup=lookup).run_once(clock.now)
+        # Then it is settled as sent with the provider's id, and never resent
         assert asked == ["notice-1"]
-        assert [s.resolved for s in stale] == ["sent"]
+        assert [(s.resolved, s.may_resend) for s in stale] == [("sent", False)]
+        notice = ledger.notice(job.notification_id)
+        assert notice is not None
+        assert (notice.status, notice.provider, notice.provider_message_id) == (
+            "sent", "nhn", "req-7")
+        assert notice.history[-1].reason == SETTLED_REASON
         assert ledger.claim(job, 2).state is ClaimState.DONE
+
+    def test_sweeper_resends_without_counting_when_the_provider_has_none(
+        self, ledger: Ledger, clock: FakeClock
+    ) -> None:
+        job = make_job()
+        ledger.claim(job, 1)
+        clock.advance(seconds=600)
+        stale = Sweeper(ledger, 300, lookup=lambda n: LookupResult(False, "nhn")).run_once(
+            clock.now)
+        assert [(s.resolved, s.may_resend) for s in stale] == [("retrying", False)]
+        notice = ledger.notice(job.notification_id)
+        assert notice is not None and notice.history[-1].reason == NOT_SENT_REASON
 
     def test_a_sweeper_may_be_given_its_own_lookup_and_channels(
         self, ledger: Ledger, clock: FakeClock
@@ -369,7 +391,7 @@ class LedgerContract:
         clock.advance(seconds=600)
         asked: list[str] = []
 
-        def lookup(notice: NoticeRecord) -> str | None:
+        def lookup(notice: NoticeRecord) -> LookupResult | None:
             asked.append(notice.channel)
             return None
 
@@ -380,6 +402,77 @@ class LedgerContract:
         assert [(s.notification_id, s.resolved) for s in stale] == [("notice-1", "retrying")]
         notice = ledger.notice("notice-2")
         assert notice is not None and notice.status == "sending"
+
+    # -- fencing ---------------------------------------------------------------------
+    def test_a_stale_claims_late_record_is_refused(
+        self, ledger: Ledger, clock: FakeClock
+    ) -> None:
+        # Given worker A's claim, gone stale and moved on by the sweeper, and worker B's
+        # claim of the same notice
+        job = make_job()
+        a = ledger.claim(job, 1)
+        clock.advance(seconds=600)
+        Sweeper(ledger, 300).run_once(clock.now)
+        clock.advance(seconds=1)
+        b = ledger.claim(job, 2)
+        assert b.state is ClaimState.NEW and a.token and b.token and a.token != b.token
+        # When A's late "retrying" arrives
+        assert ledger.record(job, "retrying", attempt=1, reason="timeout", token=a.token) \
+            is False
+        # Then it is refused: B still holds the notice, and no third claim succeeds
+        notice = ledger.notice(job.notification_id)
+        assert notice is not None and (notice.status, notice.owner) == ("sending", b.token)
+        assert ledger.claim(job, 3).state is ClaimState.BUSY
+        # And B's own record is taken
+        assert ledger.record(job, "sent", attempt=2, provider="nhn", token=b.token) is True
+        assert ledger.claim(job, 3).state is ClaimState.DONE
+        # And a record by A after that changes nothing either
+        assert ledger.record(job, "dead", attempt=1, token=a.token) is False
+        notice = ledger.notice(job.notification_id)
+        assert notice is not None and notice.status == "sent"
+        assert [h.status for h in notice.history] == [
+            "sending", "retrying", "sending", "sent"]
+
+    def test_a_late_sent_settles_a_notice_nobody_holds_and_is_kept_otherwise(
+        self, ledger: Ledger, clock: FakeClock
+    ) -> None:
+        one, two = make_job(1), make_job(2)
+        a1, a2 = ledger.claim(one, 1), ledger.claim(two, 1)
+        clock.advance(seconds=600)
+        Sweeper(ledger, 300).run_once(clock.now)
+        # Given notice 2 claimed again by B, notice 1 waiting for its retry
+        b2 = ledger.claim(two, 2)
+        assert b2.state is ClaimState.NEW
+        # When A's late "sent" records arrive (the provider did accept them)
+        assert ledger.record(one, "sent", attempt=1, provider="nhn", token=a1.token) is True
+        assert ledger.record(two, "sent", attempt=1, provider="nhn", token=a2.token) is False
+        # Then notice 1 is settled (nobody held it: a resend is avoided)
+        first = ledger.notice(one.notification_id)
+        assert first is not None and first.status == "sent"
+        assert ledger.claim(one, 2).state is ClaimState.DONE
+        # And notice 2 stays B's, its history keeping that A's message went out
+        second = ledger.notice(two.notification_id)
+        assert second is not None and (second.status, second.owner) == ("sending", b2.token)
+        assert (second.history[-1].status, second.history[-1].reason) == (
+            "sent", LATE_SENT_REASON)
+
+    def test_records_of_many_holders_in_one_batch(self, ledger: Ledger) -> None:
+        # Given ten claims; when their holders record at once (one batch of the SQL
+        # ledger's writer), some with a wrong token
+        jobs = [make_job(i) for i in range(10)]
+        claims = [ledger.claim(job, 1) for job in jobs]
+
+        def record(i: int) -> bool:
+            token = claims[i].token if i % 3 else "someone-else"
+            return ledger.record(jobs[i], "sent", attempt=1, token=token)
+
+        with ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(record, range(10)))
+        # Then exactly the right ones are written
+        assert results == [bool(i % 3) for i in range(10)]
+        statuses = [ledger.notice(job.notification_id) for job in jobs]
+        assert [n.status if n else None for n in statuses] == [
+            "sent" if i % 3 else "sending" for i in range(10)]
 
     def test_resolving_a_renewed_claim_does_nothing(self, ledger: Ledger,
                                                     clock: FakeClock) -> None:

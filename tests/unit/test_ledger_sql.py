@@ -244,10 +244,10 @@ def test_operations_on_one_notice_keep_their_order_inside_a_batch(tmp_path: Path
     assert isinstance(ledger, SqlLedger)
     one, two = make_job(1), make_job(2)
     batch = [
-        Op("claim", (utcnow(), one, 1)),
-        Op("record", (utcnow(), one, "sent", 1, "outbox", "m-1", None, None)),
-        Op("claim", (utcnow(), two, 1)),
-        Op("claim", (utcnow(), one, 2)),
+        Op("claim", (utcnow(), one, 1, "t-1")),
+        Op("record", (utcnow(), one, "sent", 1, "outbox", "m-1", None, None, None)),
+        Op("claim", (utcnow(), two, 1, "t-2")),
+        Op("claim", (utcnow(), one, 2, "t-3")),
     ]
     # When the writer commits it as one transaction
     ledger._writer._flush(batch)

@@ -29,6 +29,7 @@ from hub.consumer import ConsumingLoop, Publish, Settlement
 from hub.events import parse_event
 from hub.jobs import ATTEMPT, CHANNEL, FAILED_AT, NOT_BEFORE, ORIGIN, REASON, Job
 from hub.ledger import Ledger, open_ledger
+from hub.ledger.memory import MemoryLedger
 from hub.policy import Policy
 from hub.retry import RetryPolicy
 from hub.rules import load_rules
@@ -675,26 +676,170 @@ def test_handle_sends_in_the_pool_and_settles_through_the_loop(
         worker.pool.shutdown()
 
 
-class BrokenLedger(Ledger):
-    """A ledger whose database is down."""
+class FlakyLedger(MemoryLedger):
+    """A memory ledger whose database can go down: while ``down``, every call and the
+    ping raise. ``fail_sent`` makes that many ``sent`` records fail first, each
+    followed by two failing pings (the database going away between the provider
+    call and the record, and coming back)."""
+
+    def __init__(self, *, down: bool = False, fail_sent: int = 0, pings: int = 2) -> None:
+        super().__init__(hash_key=b"k")
+        self.down = down
+        self.fail_sent = fail_sent
+        self.pings = pings
+        self.failing_pings = 0
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionError("database is down")
+
+    def ping(self) -> None:
+        self._check()
+        if self.failing_pings:
+            self.failing_pings -= 1
+            raise ConnectionError("database is still down")
 
     def claim(self, job: Job, attempt: int) -> Any:
-        raise ConnectionError("database is down")
+        self._check()
+        return super().claim(job, attempt)
 
-    def record(self, job: Job, status: str, **kwargs: Any) -> None:
-        raise ConnectionError("database is down")
+    def record(self, job: Job, status: str, **kwargs: Any) -> bool:
+        self._check()
+        if status == "sent" and self.fail_sent:
+            self.fail_sent -= 1
+            self.failing_pings = self.pings
+            raise ConnectionError("database went away")
+        return super().record(job, status, **kwargs)
 
 
-def test_a_failing_ledger_still_settles_the_delivery(store: TemplateStore, clock: Clock) -> None:
-    worker = make_worker(store, BrokenLedger(hash_key=b"k"), clock, FakeSender())
+def started(worker: ChannelWorker) -> FakeLoop:
     loop = FakeLoop()
     worker.loop = loop  # type: ignore[assignment]
     worker.pool = ThreadPoolExecutor(1)
+    worker.guard.probe_interval = 0.01
+    return loop
+
+
+def test_a_ledger_down_stops_the_worker_taking_work_and_sends_nothing(
+    store: TemplateStore, clock: Clock
+) -> None:
+    # Given a worker whose ledger is down
+    sender = FakeSender()
+    worker = make_worker(store, FlakyLedger(down=True), clock, sender)
+    loop = started(worker)
     try:
+        # When a delivery comes
         worker.handle(make_job().encode(), {ATTEMPT: 1}, 31, False)
-        assert loop.done.wait(0.5), "the delivery was never settled"
+        # Then it waits: nothing sent, nothing settled, and the worker says it is not
+        # taking work (readiness)
+        assert not loop.done.wait(0.3)
+        assert sender.messages == [] and not worker.accepting()
+        # When the worker stops with the ledger still down
+        worker.begin_stop()
+        # Then the delivery goes back to the queue, no attempt spent, nothing sent
+        assert loop.done.wait(5)
+        (settlement,) = loop.settled
+        assert settlement.reject and settlement.requeue and settlement.publishes == []
+        assert sender.messages == []
     finally:
-        worker.pool.shutdown()
+        worker.pool.shutdown()  # type: ignore[union-attr]
+
+
+def test_a_ledger_back_up_lets_the_waiting_notice_go_out_once(
+    store: TemplateStore, clock: Clock
+) -> None:
+    ledger = FlakyLedger(down=True)
+    sender = FakeSender()
+    worker = make_worker(store, ledger, clock, sender)
+    loop = started(worker)
+    job = make_job()
+    try:
+        worker.handle(job.encode(), {ATTEMPT: 1}, 32, False)
+        assert not loop.done.wait(0.2)
+        # When the database comes back
+        ledger.down = False
+        # Then the notice is sent once and recorded, and the worker takes work again
+        assert loop.done.wait(5)
+        assert len(sender.messages) == 1 and status_of(ledger, job) == "sent"
+        assert worker.accepting()
+    finally:
+        worker.pool.shutdown()  # type: ignore[union-attr]
+
+
+def test_a_ledger_failure_after_acceptance_sends_once(store: TemplateStore, clock: Clock) -> None:
+    # Given a database that goes down right after the provider accepted the notice
+    ledger = FlakyLedger(fail_sent=3)
+    sender = FakeSender()
+    worker = make_worker(store, ledger, clock, sender)
+    loop = started(worker)
+    job = make_job()
+    try:
+        # When the notice is processed
+        worker.handle(job.encode(), {ATTEMPT: 1}, 33, False)
+        # Then the sent record is retried until the ledger takes it: the provider was
+        # called once, the ledger says sent, and the delivery is acked with
+        # notification.sent (no retry publish, no notification.failed)
+        assert loop.done.wait(10)
+        (settlement,) = loop.settled
+        assert len(sender.messages) == 1
+        assert status_of(ledger, job) == "sent"
+        assert not settlement.reject
+        assert [json.loads(p.body)["type"] for p in settlement.publishes] == [
+            "notification.sent"]
+        # And a redelivery of the same job sends nothing
+        again = worker.process(job, {ATTEMPT: 1}, 34, 1)
+        assert again.publishes == [] and len(sender.messages) == 1
+    finally:
+        worker.pool.shutdown()  # type: ignore[union-attr]
+
+
+def test_a_sent_record_still_pending_at_stop_is_acked_not_resent(
+    store: TemplateStore, clock: Clock
+) -> None:
+    # Given the database down from right after the provider accepted, for good
+    ledger = FlakyLedger(fail_sent=1, pings=10**9)
+    sender = FakeSender()
+    worker = make_worker(store, ledger, clock, sender)
+    loop = started(worker)
+    try:
+        worker.handle(make_job().encode(), {ATTEMPT: 1}, 35, False)
+        assert not loop.done.wait(0.3)
+        # When the worker stops
+        worker.begin_stop()
+        # Then the delivery is acked as sent (a redelivery could only send it twice)
+        assert loop.done.wait(5)
+        (settlement,) = loop.settled
+        assert not settlement.reject and len(sender.messages) == 1
+    finally:
+        worker.pool.shutdown()  # type: ignore[union-attr]
+
+
+def test_a_stale_workers_late_outcome_is_refused_and_the_job_goes_on(
+    store: TemplateStore, ledger: Ledger, clock: Clock
+) -> None:
+    # Given a worker whose claim went stale while the provider was slow: the sweeper
+    # moved it on and another worker claimed the notice
+    job = make_job()
+    other = open_ledger("memory://", hash_key=b"k")
+
+    class Slow(FakeSender):
+        def send(self, message: Message) -> Receipt:
+            notice = ledger.notice(job.notification_id)
+            assert notice is not None
+            ledger.resolve_stale(notice, "retrying", reason="stale")
+            assert ledger.claim(job, 2).state.value == "new"  # the new holder
+            raise TransientError("timeout", provider="fake", code="T")
+
+    worker = make_worker(store, ledger, clock, Slow())
+    # When the stale worker's transient failure comes back
+    settlement = worker.process(job, {ATTEMPT: 1}, 36, 1)
+    # Then its "retrying" is refused: the new holder's claim stands
+    notice = ledger.notice(job.notification_id)
+    assert notice is not None and notice.status == "sending"
+    assert [h.status for h in notice.history].count("retrying") == 1  # the sweeper's only
+    # And the job still goes to its retry tier (the broker keeps it either way)
+    assert [p.exchange for p in others(settlement)] == [RETRY_EXCHANGE]
+    other.close()
 
 
 def test_an_unexpected_error_in_handle_parks_the_notice_with_code_internal(
