@@ -18,6 +18,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 ATTEMPT = "x-hub-attempt"
@@ -30,6 +31,22 @@ REASON_CODE = "x-hub-reason-code"  # the stable code of x-hub-reason (a metric l
 REJECTED_AT = "x-hub-rejected-at"  # when the router rejected an event
 DEFERRED_FLAG = "x-hub-deferred"  # the deferral was recorded (status event sent once)
 PUBLISH_ID = "x-hub-publish-id"  # matches a returned mandatory publish to its publish
+
+def header_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from a header (``x-hub-not-before``) or a CloudEvent's ``time``,
+    timezone-aware with the offset it was written with (UTC when it had none); None
+    when absent or unreadable."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
 
 _NAMESPACE = uuid.UUID("6f1c3e0a-6a57-4d0b-9a39-6d696e776f6e")  # fixed: ids must stay stable
 

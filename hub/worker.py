@@ -1,22 +1,26 @@
-"""The channel worker: dedupe, policy, render, send, record, ack.
+"""The channel worker: claim, decide, render, send, record, ack: a batch at a time.
 
-Many sends are in flight at once (``concurrency`` threads, bounded by the
-prefetch). Each delivery is processed in a send thread and ends in exactly one
-outcome, published and confirmed before the delivery is acked:
+The consuming loop hands deliveries to :meth:`ChannelWorker.handle` as they arrive;
+at the end of each loop turn (:meth:`ChannelWorker.tick`) the deliveries of that turn
+become one batch, processed in a batch thread:
 
-========== ============================================================ ======================
-outcome    what happens                                                  status event
-========== ============================================================ ======================
-sent       provider accepted; recorded in the ledger                     notification.sent
-duplicate  the ledger says it was settled already; acked, nothing sent   (none)
-deferred   not before a later time (rule delay, quiet hours): hops       notification.deferred
-           through the delay tiers, attempt not counted
-retried    transient failure after quick retries: next delay tier,       notification.failed
-           attempt + 1
-dead       permanent failure, template error, attempts used up: parked  notification.dead
-           on ``hub.dead`` with the reason in ``x-hub-reason``
-skipped    policy says no (no address for the channel, ...)              notification.skipped
-========== ============================================================ ======================
+1. decode (in ``handle``), then **claim the whole batch** in one ledger transaction
+   (:meth:`~hub.ledger.Ledger.claim_many`);
+2. per notice: already settled, held by another worker, too early, policy, render:
+   each step either ends the notice in an :class:`~hub.outcomes.Outcome` or lets it
+   through to be sent;
+3. **send concurrently** (the send pool, ``concurrency`` threads; quick retries inside);
+4. **record every outcome in one transaction** (:meth:`~hub.ledger.Ledger.record_many`,
+   fenced by each claim's token), then settle each delivery with the publishes its
+   outcome asks for (:class:`~hub.outcomes.Recorder`); the loop acks with ``multiple``
+   once those publishes are confirmed.
+
+The worker knows no channel or provider by name: provider payloads come from the
+providers' ``prepare`` hook. It knows nothing of retries either: an outcome says
+"retried" and the recorder publishes to the tier. Every ledger call goes through the
+:class:`~hub.ledger.guard.LedgerGuard`: while the ledger is down nothing is claimed or
+sent, and after a provider accepted a notice its ``sent`` record is retried, never
+turned into a second send.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -42,29 +47,18 @@ from channels.base import (
     TransientError,
 )
 from hub import metrics
-from hub.consumer import ConsumingLoop, Publish, Settlement, Stage
-from hub.jobs import (
-    ATTEMPT,
-    CHANNEL,
-    DEFERRED_FLAG,
-    FAILED_AT,
-    NOT_BEFORE,
-    ORIGIN,
-    REASON,
-    REASON_CODE,
-    Job,
-)
-from hub.ledger import ClaimState, Ledger
+from hub.consumer import ConsumingLoop, Settlement, Stage
+from hub.jobs import ATTEMPT, DEFERRED_FLAG, NOT_BEFORE, Job, header_time
+from hub.ledger import Claim, ClaimState, Ledger, Write
 from hub.ledger.guard import LedgerGuard, LedgerUnavailable
+from hub.outcomes import DEAD, DEFERRED, DUPLICATE, RETRIED, SENT, SKIPPED, Outcome, Recorder
 from hub.policy import Decision
 from hub.retry import RetryPolicy
-from hub.status import status_event
 from hub.templates import Rendered, TemplateError, TemplateStore
 from hub.templates.context import context_from_event
-from hub.topology import DEAD_QUEUE, RETRY_EXCHANGE, Topology, notify_queue
+from hub.topology import Topology, notify_queue
 
 log = logging.getLogger(__name__)
-
 
 
 class Sender(Protocol):
@@ -85,18 +79,25 @@ class DeliveryPolicy(Protocol):
     def acquire(self, org: str, channel: str, max_wait: float | None = None) -> float: ...
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+@dataclass(slots=True)
+class Delivery:
+    """One delivered job on its way through a batch."""
+
+    job: Job
+    headers: dict[str, Any]
+    tag: Any
+    attempt: int
+    redelivered: bool = False
+    token: str | None = None  # the claim's, once claimed
+    message: Message | None = None  # set when it is to be sent
+    rate_wait: float = 0.0  # seconds to wait for the rate limit before sending
+    version: str | None = None  # the template version rendered
+    outcome: Outcome | None = None
 
 
 class ChannelWorker(Stage):
-    MAX_RATE_WAIT = 1.0  # seconds a send thread may wait for the rate limit; longer: defer
+    MAX_RATE_WAIT = 1.0  # seconds a send may wait for the rate limit; longer: defer
+    BATCH_THREADS = 4  # batches in progress at once (each waits for its sends)
 
     def __init__(
         self,
@@ -126,22 +127,26 @@ class ChannelWorker(Stage):
         self.policy = policy
         self.concurrency = concurrency
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.recorder = Recorder(channel, self.queue_name, topology, self.clock)
         self.loop: ConsumingLoop | None = None
-        self.pool: ThreadPoolExecutor | None = None
-        self._active: set[Any] = set()
+        self.pool: ThreadPoolExecutor | None = None  # sends
+        self.batches: ThreadPoolExecutor | None = None  # batch threads
+        self._pending: list[Delivery] = []  # this loop turn's deliveries (loop thread)
+        self._active = 0  # deliveries handed out and not yet settled
         self._lock = threading.Lock()
         self._in_flight = metrics.child(metrics.IN_FLIGHT, channel)
         self.guard = LedgerGuard(ledger, channel)
         self._unrecorded = metrics.child(metrics.LEDGER_UNRECORDED, channel)
-        self._local = threading.local()  # the claim token of the send thread's notice
 
     # -- Stage hooks (loop thread) ---------------------------------------------------------
     def start(self, loop: ConsumingLoop) -> None:
         self.loop = loop
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"send-{self.channel}")
+        self.batches = ThreadPoolExecutor(self.BATCH_THREADS,
+                                          thread_name_prefix=f"batch-{self.channel}")
 
     def busy(self) -> int:
-        return len(self._active)
+        return self._active + len(self._pending)
 
     def accepting(self) -> bool:
         """False while the ledger is down: the worker takes no work (readiness)."""
@@ -149,14 +154,17 @@ class ChannelWorker(Stage):
 
     def begin_stop(self) -> None:
         self.guard.stop()
-        if self.pool is not None:
-            # Cancel what has not started: those deliveries go back to the queue when
-            # the channel closes. What is running finishes and is settled.
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        self._pending.clear()  # not started: returned to the queue when the channel closes
+        if self.batches is not None:
+            # Cancel the batches that have not started: their deliveries go back to the
+            # queue when the channel closes. Running batches finish (their sends too)
+            # and are settled.
+            self.batches.shutdown(wait=False, cancel_futures=True)
 
     def stop(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
+        for pool in (self.batches, self.pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
 
     def handle(self, body: bytes, headers: dict[str, Any], delivery_tag: Any,
                redelivered: bool) -> Settlement | None:
@@ -165,168 +173,195 @@ class ChannelWorker(Stage):
         except Exception as exc:  # not ours, or corrupted: park it with the reason
             metrics.child(metrics.PARKED, self.channel, "malformed_job").inc()
             log.error("malformed job on %s: %s", self.queue_name, exc)
-            return Settlement(delivery_tag, [self._dead_publish(
+            return Settlement(delivery_tag, [self.recorder.dead_publish(
                 body, headers, "malformed_job", f"malformed job: {exc}"[:500], None)])
-        assert self.pool is not None
-        with self._lock:
-            self._active.add(delivery_tag)
-        self._in_flight.inc()
-        future = self.pool.submit(self._process_safely, job, headers, delivery_tag, redelivered)
-        future.add_done_callback(functools.partial(self._on_done, tag=delivery_tag))
+        assert self.pool is not None and self.batches is not None
+        self._pending.append(Delivery(job, headers, delivery_tag,
+                                      _int(headers.get(ATTEMPT), 1), redelivered))
         return None
+
+    def tick(self, now: float) -> None:
+        """End of a loop turn: this turn's deliveries become one batch."""
+        if not self._pending or self.batches is None or self.guard.stopping:
+            return
+        batch, self._pending = self._pending, []
+        with self._lock:
+            self._active += len(batch)
+        self._in_flight.inc(len(batch))
+        future = self.batches.submit(self._run_batch, batch)
+        future.add_done_callback(functools.partial(self._on_batch_done, batch=batch))
 
     def on_error(self, body: bytes, headers: dict[str, Any], delivery_tag: Any,
                  exc: BaseException) -> Settlement:
         """``handle`` itself failed (a bug): park the notice on ``hub.dead``."""
         metrics.child(metrics.PARKED, self.channel, "internal").inc()
-        return Settlement(delivery_tag, [self._dead_publish(
+        return Settlement(delivery_tag, [self.recorder.dead_publish(
             body, headers, "internal", f"internal error: {type(exc).__name__}", None)])
 
-    def _on_done(self, future: Future[Settlement], tag: Any) -> None:
+    def _on_batch_done(self, future: Future[list[Settlement]], batch: list[Delivery]) -> None:
         if future.cancelled():
-            self._release(tag)
+            self._release(len(batch))
             return
         error = future.exception()
-        if error is not None:  # even the error path failed: give the delivery back
-            log.error("could not settle delivery %s (%s); returning it to the queue", tag, error)
-            settlement = Settlement(tag, [], reject=True, requeue=True)
+        if error is not None:  # even the error path failed: give the deliveries back
+            if not isinstance(error, LedgerUnavailable):
+                log.error("could not settle a batch of %d (%s); returning it to the queue",
+                          len(batch), error)
+            settlements = [Settlement(d.tag, [], reject=True, requeue=True) for d in batch]
         else:
-            settlement = future.result()
-        previous = settlement.after
-
-        def after() -> None:
-            self._release(tag)
-            if previous is not None:
-                previous()
-
-        settlement.after = after
+            settlements = future.result()
         assert self.loop is not None
-        self.loop.settle(settlement)
+        for settlement in settlements:
+            previous = settlement.after
 
-    def _release(self, tag: Any) -> None:
+            def after(previous: Callable[[], None] | None = previous) -> None:
+                self._release(1)
+                if previous is not None:
+                    previous()
+
+            settlement.after = after
+            self.loop.settle(settlement)
+
+    def _release(self, count: int) -> None:
         with self._lock:
-            self._active.discard(tag)
-        self._in_flight.dec()
+            self._active -= count
+        self._in_flight.dec(count)
 
-    # -- send thread --------------------------------------------------------------------
-    def _process_safely(self, job: Job, headers: dict[str, Any], tag: Any,
-                        redelivered: bool = False) -> Settlement:
-        attempt = _int(headers.get(ATTEMPT), 1)
-        self._local.token = None
-        try:
-            return self.process(job, headers, tag, attempt, redelivered=redelivered)
-        except LedgerUnavailable:
-            raise  # stopping while the ledger is down: back to the queue, nothing sent
-        except Exception as exc:  # a bug must not lose the notice: retry, then park
-            log.exception("unexpected error processing %s", job.notification_id)
-            error = TransientError(f"unexpected error: {type(exc).__name__}: {exc}",
-                                   provider="hub", code="INTERNAL")
-            return self._failed(job, headers, tag, attempt, error, token=self._local.token)
-
+    # -- a batch (batch thread) -----------------------------------------------------------
     def process(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int, *,
                 redelivered: bool = False) -> Settlement:
+        """One delivery as a batch of one, sent on the calling thread."""
+        (settlement,) = self._run_batch([Delivery(job, headers, tag, attempt, redelivered)],
+                                        inline=True)
+        return settlement
+
+    def _run_batch(self, batch: list[Delivery], *, inline: bool = False) -> list[Settlement]:
         now = self.clock()
-        claim = self.guard.call(self.ledger.claim, job, attempt)
-        assert claim is not None
+        claims = self.guard.call(self.ledger.claim_many, [(d.job, d.attempt) for d in batch])
+        assert claims is not None
+        to_send: list[Delivery] = []
+        for delivery, claim in zip(batch, claims, strict=True):
+            try:
+                delivery.outcome = self._before_send(delivery, claim, now)
+            except Exception as exc:  # a bug must not lose the notice: retry, then park
+                delivery.outcome = self._unexpected(delivery, exc)
+            if delivery.outcome is None:
+                to_send.append(delivery)
+        if inline or self.pool is None or len(to_send) <= 1:
+            for delivery in to_send:
+                delivery.outcome = self._send(delivery)
+        else:
+            for delivery, future in [(d, self.pool.submit(self._send, d)) for d in to_send]:
+                try:
+                    delivery.outcome = future.result()
+                except Exception as exc:
+                    delivery.outcome = self._unexpected(delivery, exc)
+        return self._record(batch)
+
+    def _before_send(self, d: Delivery, claim: Claim, now: datetime) -> Outcome | None:
+        job, attempt = d.job, d.attempt
         if claim.state is ClaimState.DONE:
-            if claim.status == "dead" and redelivered:
+            if claim.status == "dead" and d.redelivered:
                 # Parked, yet delivered again unacked: the parking publish may never
                 # have been confirmed (hub.dead missing?). Park it again rather than
                 # ack a job the parking lot might not hold; a second copy is harmless.
-                return self._settlement(tag, [self._dead_publish(
-                    job.encode(), headers, "redelivered_dead",
-                    "parked before; delivered again, parked again", attempt)], "dead", None)
-            log.info("notice %s already %s; not sending again", job.notification_id, claim.status)
-            return self._settlement(tag, [], "duplicate", None)
+                return Outcome(DEAD, attempt, code="redelivered_dead", record=False,
+                               reason="parked before; delivered again, parked again")
+            log.info("notice %s already %s; not sending again", job.notification_id,
+                     claim.status)
+            return Outcome(DUPLICATE, attempt)
         if claim.state is ClaimState.BUSY:
             # Another worker holds the claim (or died holding it: the sweeper frees it).
-            return self._settlement(tag, [self._delay_publish(
-                job, headers, timedelta(seconds=self.topology.tiers[0].seconds), {})],
-                "deferred", None)
-        token = self._local.token = claim.token
+            return Outcome(DEFERRED, attempt, announce=False, record=False)
+        d.token = claim.token
 
-        not_before = _parse_time(headers.get(NOT_BEFORE))
+        not_before = header_time(d.headers.get(NOT_BEFORE))
         if not_before is not None and not_before > now:
             # Too early (rule delay, quiet hours, rate limit): release the claim, hop
             # through a delay tier. The status event goes out once, not at every hop.
-            self._record(job, "deferred", token, attempt=attempt,
-                         reason=f"not before {not_before.isoformat()}")
-            publishes = [self._delay_publish(job, headers, not_before - now,
-                                             {NOT_BEFORE: not_before.isoformat(),
-                                              DEFERRED_FLAG: 1})]
-            if not headers.get(DEFERRED_FLAG):
-                publishes.append(status_event(job, "deferred", attempt=attempt,
-                                              reason="scheduled", retry_at=not_before.isoformat()))
-            return self._settlement(tag, publishes, "deferred", None)
+            return Outcome(DEFERRED, attempt, reason=f"not before {not_before.isoformat()}",
+                           wait=not_before - now, not_before=not_before,
+                           retry_at=not_before, event_reason="scheduled",
+                           announce=not d.headers.get(DEFERRED_FLAG))
 
-        decision = self._decide(job, now)
+        decision = self._decide(d, now)
         if decision.action == "skip":
-            reason = decision.reason or "skipped by policy"
-            self._record(job, "skipped", token, attempt=attempt, reason=reason)
-            return self._settlement(tag, [status_event(job, "skipped", attempt=attempt,
-                                                       reason=reason)], "skipped", None)
+            return Outcome(SKIPPED, attempt, reason=decision.reason or "skipped by policy")
         if decision.action == "defer" and decision.until is not None:
             until = decision.until
-            self._record(job, "deferred", token, attempt=attempt, reason=decision.reason)
-            return self._settlement(tag, [
-                self._delay_publish(job, headers, until - now,
-                                    {NOT_BEFORE: until.isoformat(), DEFERRED_FLAG: 1}),
-                status_event(job, "deferred", attempt=attempt, reason=decision.reason,
-                             retry_at=until.isoformat()),
-            ], "deferred", None)
+            return Outcome(DEFERRED, attempt, reason=decision.reason, wait=until - now,
+                           not_before=until, retry_at=until)
 
         try:
             rendered = self._render(job)
         except TemplateError as exc:
             metrics.child(metrics.TEMPLATE_ERRORS, job.event_type, self.channel).inc()
-            return self._dead(job, headers, tag, attempt, exc.code,  # template_budget too
-                              f"template error: {exc}", None, token)
+            return self._dead(d, exc.code, f"template error: {exc}", None)  # budget too
+        d.version = rendered.version
+        d.message = self._message(job, rendered, attempt)
+        return None
 
-        message = self._message(job, rendered, attempt)
+    def _send(self, d: Delivery) -> Outcome:
+        """The provider call (send thread): an outcome, never an exception."""
+        message = d.message
+        assert message is not None
+        if d.rate_wait > 0:
+            time.sleep(d.rate_wait)
         try:
             receipt: Receipt = self.retry.call(lambda: self.sender.send(message))
         except SendError as exc:
-            return self._failed(job, headers, tag, attempt, exc, rendered.version, token)
-        return self._accepted(job, tag, attempt, receipt, rendered.version, token)
+            return self._failed(d, exc)
+        except Exception as exc:
+            return self._unexpected(d, exc)
+        return Outcome(SENT, d.attempt, provider=receipt.provider,
+                       message_id=receipt.message_id, template_version=d.version)
 
-    def _accepted(self, job: Job, tag: Any, attempt: int, receipt: Receipt, version: str,
-                  token: str | None) -> Settlement:
-        """The provider accepted: record ``sent`` (again and again while the ledger is
-        down: never a retry, never a second provider call), then ack with the status
-        event. Nothing here may raise into the retry path."""
-        self._local.token = None  # from here on, no error becomes a retry
-        self._unrecorded.inc()
+    def _record(self, batch: list[Delivery]) -> list[Settlement]:
+        """Every outcome of the batch to the ledger in one transaction (fenced by the
+        claims' tokens), then one settlement per delivery."""
+        writes: list[tuple[Delivery, Write]] = []
+        for d in batch:
+            assert d.outcome is not None
+            write = self.recorder.write(d.outcome, d.job, d.token)
+            if write is not None:
+                writes.append((d, write))
+        sent = sum(1 for d, _ in writes if d.outcome is not None and d.outcome.kind == SENT)
+        self._unrecorded.inc(sent)
         try:
-            written = self.guard.call(
-                self.ledger.record, job, "sent", give_up=True, attempt=attempt,
-                provider=receipt.provider, message_id=receipt.message_id,
-                template_version=version, token=token)
+            # give_up: a stop while the ledger is down must still settle what was sent
+            written = self.guard.call(self.ledger.record_many, [w for _, w in writes],
+                                      give_up=True) if writes else []
         finally:
-            self._unrecorded.dec()
+            self._unrecorded.dec(sent)
+        unwritten: set[int] = set()
         if written is None:
-            log.error("notice %s was sent but its record could not be written; acking it "
-                      "anyway (a redelivery could only send it twice)", job.notification_id)
-        elif not written:
-            self._fenced("sent", job)
-        sent_at = self.clock()
-        try:
-            event_time = _parse_time(job.event.get("time"))
-            if event_time is not None:
-                metrics.child(metrics.END_TO_END, self.channel).observe(
-                    max(0.0, (sent_at - event_time).total_seconds()))
-            publishes = [status_event(
-                job, "sent", attempt=attempt, provider=receipt.provider,
-                provider_message_id=receipt.message_id, template_version=version,
-                now=sent_at)]
-        except Exception:  # a status event is not worth a second send
-            log.exception("status event of sent notice %s failed", job.notification_id)
-            publishes = []
-        return self._settlement(tag, publishes, "sent", receipt.provider)
-
-    def _record(self, job: Job, status: str, token: str | None, **kwargs: Any) -> None:
-        """A fenced ledger write through the guard (waits while the ledger is down)."""
-        if self.guard.call(self.ledger.record, job, status, token=token, **kwargs) is False:
-            self._fenced(status, job)
+            unwritten = {id(d) for d, _ in writes}
+        else:
+            for (d, w), ok in zip(writes, written, strict=True):
+                if not ok:
+                    self._fenced(w.status, d.job)
+        settlements = []
+        for d in batch:
+            outcome = d.outcome
+            assert outcome is not None
+            if id(d) in unwritten:
+                if outcome.kind == SENT:
+                    log.error("notice %s was sent but its record could not be written; "
+                              "acking it anyway (a redelivery could only send it twice)",
+                              d.job.notification_id)
+                else:  # stopping with the ledger down: back to the queue, decided again
+                    settlements.append(Settlement(d.tag, [], reject=True, requeue=True))
+                    continue
+            try:
+                publishes = self.recorder.publishes(outcome, d.job, d.headers)
+                after = self.recorder.count(outcome, d.job)
+            except Exception:
+                if outcome.kind != SENT:
+                    raise
+                log.exception("status event of sent notice %s failed", d.job.notification_id)
+                publishes, after = [], None  # a status event is not worth a second send
+            settlements.append(Settlement(d.tag, publishes, after=after))
+        return settlements
 
     def _fenced(self, status: str, job: Job) -> None:
         metrics.child(metrics.LEDGER_FENCED, self.channel, status).inc()
@@ -334,7 +369,8 @@ class ChannelWorker(Stage):
                     "goes on as decided", status, job.notification_id)
 
     # -- steps ----------------------------------------------------------------------------
-    def _decide(self, job: Job, now: datetime) -> Decision:
+    def _decide(self, d: Delivery, now: datetime) -> Decision:
+        job = d.job
         if not job.recipient.address:
             return Decision.skip(f"recipient has no {self.address_field}")
         if self.policy is None:
@@ -345,8 +381,7 @@ class ChannelWorker(Stage):
         wait = self.policy.acquire(job.org, self.channel)
         if wait > getattr(self.policy, "max_rate_wait", self.MAX_RATE_WAIT):
             return Decision.defer(now + timedelta(seconds=wait), "rate limit")
-        if wait > 0:
-            time.sleep(wait)
+        d.rate_wait = wait  # waited in the send thread, not the batch's
         return decision
 
     def _render(self, job: Job) -> Rendered:
@@ -384,75 +419,30 @@ class ChannelWorker(Stage):
         )
         return self.sender.prepare(message, JobContext(data=job.data, org=org))
 
-    def _failed(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int,
-                exc: SendError, version: str | None = None,
-                token: str | None = None) -> Settlement:
+    def _unexpected(self, d: Delivery, exc: BaseException) -> Outcome:
+        log.error("unexpected error processing %s: %s: %s", d.job.notification_id,
+                  type(exc).__name__, exc, exc_info=exc)
+        return self._failed(d, TransientError(
+            f"unexpected error: {type(exc).__name__}: {exc}", provider="hub", code="INTERNAL"))
+
+    def _failed(self, d: Delivery, exc: SendError) -> Outcome:
         provider = exc.provider or None
+        attempt = d.attempt
         if isinstance(exc, CredentialsError):
-            return self._dead(job, headers, tag, attempt, "credentials", exc.reason, provider,
-                              token)
+            return self._dead(d, "credentials", exc.reason, provider)
         if isinstance(exc, PermanentError):
-            return self._dead(job, headers, tag, attempt, "permanent", exc.reason, provider,
-                              token)
+            return self._dead(d, "permanent", exc.reason, provider)
         if self.retry.exhausted(attempt):
-            return self._dead(job, headers, tag, attempt, "attempts_exhausted",
-                              f"attempts used up ({attempt}): {exc.reason}", provider, token)
+            return self._dead(d, "attempts_exhausted",
+                              f"attempts used up ({attempt}): {exc.reason}", provider)
         tier = self.retry.tier_for_attempt(attempt)
-        retry_at = self.clock() + timedelta(seconds=tier.seconds)
-        self._record(job, "retrying", token, attempt=attempt, provider=provider,
-                     reason=exc.reason)
-        metrics.child(metrics.RETRIES, self.channel, tier.name).inc()
-        publish = self._tier_publish(job, headers, tier.name, {ATTEMPT: attempt + 1})
-        return self._settlement(tag, [publish, status_event(
-            job, "failed", attempt=attempt, provider=provider, reason=exc.reason,
-            template_version=version, retry_at=retry_at.isoformat())], "retried", provider)
+        return Outcome(RETRIED, attempt, reason=exc.reason, provider=provider,
+                       template_version=d.version, tier=tier.name,
+                       retry_at=self.clock() + timedelta(seconds=tier.seconds))
 
-    def _dead(self, job: Job, headers: dict[str, Any], tag: Any, attempt: int, code: str,
-              reason: str, provider: str | None, token: str | None = None) -> Settlement:
-        log.warning("notice %s parked (%s): %s", job.notification_id, code, reason)
-        self._record(job, "dead", token, attempt=attempt, provider=provider, reason=reason)
-        metrics.child(metrics.PARKED, self.channel, code).inc()
-        return self._settlement(tag, [
-            self._dead_publish(job.encode(), headers, code, reason, attempt),
-            status_event(job, "dead", attempt=attempt, provider=provider, reason=reason),
-        ], "dead", provider)
-
-    def _settlement(self, tag: Any, publishes: list[Publish], outcome: str,
-                    provider: str | None) -> Settlement:
-        counter = metrics.child(metrics.NOTICES, self.channel, provider or "none", outcome)
-        return Settlement(tag, publishes, after=counter.inc)
-
-    # -- publishes ------------------------------------------------------------------------
-    @staticmethod
-    def _own_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in headers.items() if k.startswith("x-hub-")}
-
-    def _tier_publish(self, job: Job, headers: Mapping[str, Any], tier: str,
-                      extra: Mapping[str, Any]) -> Publish:
-        new = self._own_headers(headers)
-        new.update(extra)
-        new["CC"] = [self.channel]  # dead-lettered back to hub.notify with this key
-        return Publish(exchange=RETRY_EXCHANGE, routing_key=tier, body=job.encode(),
-                       headers=new, message_id=job.notification_id)
-
-    def _delay_publish(self, job: Job, headers: Mapping[str, Any], wait: timedelta,
-                       extra: Mapping[str, Any]) -> Publish:
-        tier = self.topology.tier_for(wait.total_seconds())
-        return self._tier_publish(job, headers, tier.name, extra)
-
-    def _dead_publish(self, body: bytes, headers: Mapping[str, Any], code: str, reason: str,
-                      attempt: int | None) -> Publish:
-        new = self._own_headers(headers)
-        new.update({
-            REASON: reason[:1000],
-            REASON_CODE: code,
-            CHANNEL: self.channel,
-            ORIGIN: self.queue_name,
-            FAILED_AT: self.clock().isoformat(),
-        })
-        if attempt is not None:
-            new[ATTEMPT] = attempt
-        return Publish(exchange="", routing_key=DEAD_QUEUE, body=body, headers=new)
+    def _dead(self, d: Delivery, code: str, reason: str, provider: str | None) -> Outcome:
+        log.warning("notice %s parked (%s): %s", d.job.notification_id, code, reason)
+        return Outcome(DEAD, d.attempt, reason=reason, provider=provider, code=code)
 
 
 def _int(value: Any, default: int) -> int:

@@ -24,16 +24,16 @@ if "noblockeddrain" in _WHATIF:
         **amqp.connection.NEGOTIATE_CAPABILITIES, "connection.blocked": False}
 
 if "nostatus" in _WHATIF:
-    import hub.worker
+    import hub.outcomes
     from hub.topology import STATUS_EXCHANGE
 
-    _settlement = hub.worker.ChannelWorker._settlement
+    _publishes = hub.outcomes.Recorder.publishes
 
-    def _without_status(self: Any, tag: Any, publishes: Any, outcome: Any, provider: Any) -> Any:
-        kept = [p for p in publishes if p.exchange != STATUS_EXCHANGE]
-        return _settlement(self, tag, kept, outcome, provider)
+    def _without_status(self: Any, outcome: Any, job: Any, headers: Any) -> Any:
+        return [p for p in _publishes(self, outcome, job, headers)
+                if p.exchange != STATUS_EXCHANGE]
 
-    setattr(hub.worker.ChannelWorker, "_settlement", _without_status)  # noqa: B010
+    setattr(hub.outcomes.Recorder, "publishes", _without_status)  # noqa: B010
 
 if "classic" in _WHATIF:
     import dataclasses

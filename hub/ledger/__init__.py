@@ -44,6 +44,7 @@ from hub.ledger.base import (
     Ledger,
     NoticeRecord,
     PurgeResult,
+    Write,
 )
 from hub.ledger.privacy import DEV_HASH_KEY
 from hub.ledger.sweeper import StaleClaim, Sweeper
@@ -75,6 +76,7 @@ __all__ = [
     "PurgeResult",
     "StaleClaim",
     "Sweeper",
+    "Write",
     "ledger_from_config",
     "open_ledger",
 ]

@@ -35,12 +35,12 @@ import itertools
 import os
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.jobs import Job
+from hub.jobs import Job, header_time
 from hub.ledger.privacy import address_hash, mask_recipient
 
 QUEUED = "queued"
@@ -79,18 +79,8 @@ def default_owner() -> str:
 
 def parse_time(value: Any) -> datetime | None:
     """An ISO 8601 time (or datetime) as aware UTC; None when absent or unreadable."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value:
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    moment = header_time(value)
+    return None if moment is None else moment.astimezone(UTC)
 
 
 def event_fields(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,6 +110,21 @@ class Claim:
     state: ClaimState
     status: str | None = None  # the notice's current status when DONE / BUSY
     token: str | None = None  # when NEW: pass it to record() (the fence)
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One ledger write of a notice's outcome (:meth:`Ledger.record_many`): the arguments of
+    :meth:`Ledger.record` as a value."""
+
+    job: Job
+    status: str
+    attempt: int
+    provider: str | None = None
+    message_id: str | None = None
+    reason: str | None = None
+    template_version: str | None = None
+    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -288,6 +293,22 @@ class Ledger:
         is still kept in the history). Without a token (operators: ``queued`` before a
         replay) it always writes. True when the row was written."""
         return True
+
+    def claim_many(self, items: Sequence[tuple[Job, int]]) -> list[Claim]:
+        """:meth:`claim` for a batch of ``(job, attempt)``, in one transaction where the
+        ledger has them; one claim per item, in order. The same notice twice in a batch
+        is claimed once (the later item gets BUSY or DONE)."""
+        return [self.claim(job, attempt) for job, attempt in items]
+
+    def record_many(self, outcomes: Sequence[Write]) -> list[bool]:
+        """:meth:`record` for a batch of outcomes, in one transaction where the ledger
+        has them; one answer per outcome, in order (False: refused by the fence)."""
+        return [
+            self.record(o.job, o.status, attempt=o.attempt, provider=o.provider,
+                        message_id=o.message_id, reason=o.reason,
+                        template_version=o.template_version, token=o.token)
+            for o in outcomes
+        ]
 
     def record_event(
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None

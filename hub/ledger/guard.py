@@ -63,6 +63,10 @@ class LedgerGuard:
     def up(self) -> bool:
         return self._healthy.is_set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self) -> None:
         """Threads waiting for the ledger give up (:class:`LedgerUnavailable`); calls
         made while it answers go on as usual."""

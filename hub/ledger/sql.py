@@ -67,6 +67,7 @@ from hub.ledger.base import (
     Ledger,
     NoticeRecord,
     PurgeResult,
+    Write,
     event_fields,
 )
 from hub.ledger.privacy import address_hash
@@ -77,6 +78,8 @@ from hub.metrics import LEDGER_FLUSH
 log = logging.getLogger(__name__)
 
 _CLAIM, _RECORD, _FENCED, _EVENT, _CALL = "claim", "record", "fenced", "event", "call"
+_BATCH = "batch"  # a caller's whole batch of claims or records: one operation
+_NO_FUTURE: Future[Any] = Future()  # operations inside a batch answer through the batch
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -289,6 +292,26 @@ class SqlLedger(Ledger):
             provider, message_id, reason, template_version, token)
         return written
 
+    def claim_many(self, items: Sequence[tuple[Job, int]]) -> list[Claim]:
+        """One writer operation for the whole batch (one future, one transaction): a
+        run of claims per phase, so a notice repeated in the batch is claimed once."""
+        at = self.clock()
+        inner = [Op(_CLAIM, (at, job, attempt, self.new_token()), _NO_FUTURE)
+                 for job, attempt in items]
+        claims: list[Claim] = self._writer.call(_BATCH, at, inner)
+        return claims
+
+    def record_many(self, outcomes: Sequence[Write]) -> list[bool]:
+        """One writer operation for the whole batch; fenced and unfenced records run
+        as one statement each (per phase)."""
+        at = self.clock()
+        inner = [Op(_RECORD if o.token is None else _FENCED,
+                    (at, o.job, o.status, o.attempt, o.provider, o.message_id, o.reason,
+                     o.template_version, o.token), _NO_FUTURE)
+                 for o in outcomes]
+        written: list[bool] = self._writer.call(_BATCH, at, inner)
+        return written
+
     def record_event(
         self, event: Mapping[str, Any], *, status: str = "routed", reason: str | None = None
     ) -> None:
@@ -340,6 +363,8 @@ class SqlLedger(Ledger):
                 outcome = self._apply_fenced(conn, batch)
             elif kind == _EVENT:
                 outcome = self._apply_events(conn, batch)
+            elif kind == _BATCH:
+                outcome = [self._apply(conn, op.args[1]) for op in batch]
             else:
                 outcome = [op.args[1](conn, op.args[0], *op.args[2:]) for op in batch]
             for (index, _), result in zip(run, outcome, strict=True):
@@ -591,7 +616,7 @@ def _runs(ops: Sequence[Op]) -> list[list[tuple[int, Op]]]:
         key = ("notice" if op.kind != _EVENT else "event", _key(op))
         phase = seen.get(key, 0)
         seen[key] = phase + 1
-        if op.kind == _CALL:
+        if op.kind in (_CALL, _BATCH):
             calls.setdefault(phase, []).append((index, op))
         else:
             phases.setdefault(phase, {}).setdefault(op.kind, []).append((index, op))
@@ -609,4 +634,6 @@ def _key(op: Op) -> str:
         return str(op.args[1].notification_id)
     if op.kind == _EVENT:
         return str(op.args[1]["id"])
+    if op.kind == _BATCH:
+        return f"batch:{id(op)}"
     return str(op.args[2].id)  # a call on a notice (resolve_stale)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from channels.base import CredentialsError, PermanentError, TransientError
+from channels.base import CredentialsError, LookupResult, PermanentError, TransientError
 from channels.chain import CLOSED, ProviderChain
 from channels.results import NoticeConfigurationError
 from hub.jobs import Job, Recipient
@@ -264,11 +264,10 @@ def test_the_sweeper_settles_a_stale_claim_from_the_providers_answer_without_a_s
         fresh = ProviderChain(f"{case.channel}-{uuid.uuid4().hex[:6]}", [case.provider()])
         asked: list[str] = []
 
-        def settle(notice: NoticeRecord) -> str | None:  # as Hub._lookup asks the chain
+        def settle(notice: NoticeRecord) -> LookupResult | None:  # as Hub._lookup asks
             asked.append(notice.id)
             since = (notice.claimed_at or now[0]) - timedelta(minutes=5)
-            found = fresh.lookup(notice.id, since)
-            return "sent" if found is not None and found.accepted else None
+            return fresh.lookup(notice.id, since)
 
         now[0] += timedelta(seconds=600)
         stale = Sweeper(ledger, timeout_s=300, lookup=settle).run_once(now[0])
@@ -277,6 +276,8 @@ def test_the_sweeper_settles_a_stale_claim_from_the_providers_answer_without_a_s
         assert [s.resolved for s in stale] == ["sent"]
         assert ledger.claim(job, 2).state is ClaimState.DONE
         assert receipt.message_id
+        notice = ledger.notice(job.notification_id)
+        assert notice is not None and notice.provider_message_id
     finally:
         ledger.close()
 

@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", nargs="+", choices=FAULTS, default=list(FAULTS))
     parser.add_argument("--no-broker-restart", action="store_true",
                         help="skip the broker fault (it stops RabbitMQ for every vhost)")
+    parser.add_argument("--ledger", choices=("sqlite", "postgres"), default="sqlite",
+                        help="the workers' shared ledger (postgres: a database of its own)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes per channel")
+    parser.add_argument("--sweep-after", type=float, default=3.0,
+                        help="seconds before the sweeper takes a claim for stale")
     parser.add_argument("--json", type=Path, help="also write the reports here")
     args = parser.parse_args(argv)
 
@@ -36,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     if "broker" in faults:
         os.environ["MINWON_FAULT_BROKER_RESTART"] = "1"
     settings = Settings(events=args.events, rate=args.rate, kills=args.kills,
-                        outage=args.outage)
+                        outage=args.outage, ledger=args.ledger, workers=max(1, args.workers),
+                        sweep_after=args.sweep_after)
     reports: list[FaultReport] = []
     started = time.monotonic()
     for fault in faults:

@@ -1,8 +1,10 @@
 """The fault-injection suite: publish events while something breaks, then count.
 
 Each fault runs on a fresh RabbitMQ vhost with the hub as production runs it: a
-``minwon-hub router`` process and one ``minwon-hub worker --channel sms|email|push``
-process per channel (:class:`bench.procs.HubProcesses`), sharing one SQLite ledger,
+``minwon-hub router`` process and ``Settings.workers`` ``minwon-hub worker --channel
+sms|email|push`` processes per channel (:class:`bench.procs.HubProcesses`), sharing one
+ledger (a SQLite file; with ``Settings.ledger = "postgres"`` a database of its own on the
+PostgreSQL server, dropped afterwards), the sweeper at ``Settings.sweep_after`` seconds,
 with the latency provider (:mod:`channels.latency`) on every channel. The provider
 writes a line per accepted send; that record is the truth the suite counts against:
 
@@ -222,6 +224,12 @@ class Bed:
     def __init__(self, fault: str, *, workdir: Path, outage_flag: bool = False,
                  ledger_url: str | None = None, templates: Path | None = None) -> None:
         self.fault = fault
+        self.settings = _settings
+        self.database: str | None = None
+        if ledger_url is None and self.settings.ledger == "postgres":
+            self.database = f"fault_{fault}_{uuid.uuid4().hex[:8]}"
+            _pg_admin(f'CREATE DATABASE "{self.database}"')
+            ledger_url = f"{PG_SERVER}/{self.database}"
         self.ledger_url = ledger_url or f"sqlite:///{workdir / 'ledger.db'}"
         self.templates = templates
         self.vhost = VHost(f"fault-{fault}-{uuid.uuid4().hex[:8]}")
@@ -245,7 +253,7 @@ class Bed:
             "[retry]", f"tiers = {json.dumps(list(TIERS))}", "max_attempts = 12",
             "quick_retries = 1", "quick_wait = 0.05",
             "[ledger]", f'url = "{self.ledger_url}"',
-            'hash_key = "fault-suite"', "sweep_after = 3",
+            'hash_key = "fault-suite"', f"sweep_after = {self.settings.sweep_after}",
             "[policy]", 'quiet_hours = ""',
             "[logging]", 'level = "WARNING"',
             "[providers.latency]", "latency_ms = 5", f'record = "{self.record}"',
@@ -264,6 +272,9 @@ class Bed:
             Topology.build(CHANNELS, list(TIERS)).declare(conn.channel())
         self.hub = procs.HubProcesses(self.config, self.workdir, CHANNELS, router=True)
         self.hub.start()
+        for _ in range(self.settings.workers - 1):
+            for channel in CHANNELS:
+                self.hub.spawn(channel)
         self.wait_consumers()
 
     def wait_consumers(self, timeout: float = 60.0) -> None:
@@ -286,6 +297,9 @@ class Bed:
         if self.hub is not None:
             self.hub.stop()
         self.vhost.delete()
+        if self.database is not None:
+            with contextlib.suppress(Exception):
+                _pg_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     # -- broker ---------------------------------------------------------------------
     def depth(self, queue: str) -> tuple[int, int]:
@@ -463,6 +477,26 @@ class Settings:
     kills: int = 4
     outage: float = 30.0
     seed: int = 7
+    ledger: str = "sqlite"  # or "postgres": a database of its own on PG_SERVER
+    workers: int = 1  # worker processes per channel
+    sweep_after: float = 3.0  # seconds before the sweeper takes a claim for stale
+
+
+#: The PostgreSQL server of ``ledger="postgres"`` runs (trust auth, as in CI).
+PG_SERVER = os.environ.get("MINWON_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
+_settings = Settings()  # the running fault's (set by :func:`run`)
+
+
+def _pg_admin(statement: str) -> None:
+    """One statement outside a transaction (CREATE / DROP DATABASE)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -778,6 +812,8 @@ RUNNERS: dict[str, Callable[[Settings], FaultReport]] = {
 
 
 def run(fault: str, settings: Settings) -> FaultReport:
+    global _settings
+    _settings = settings
     return RUNNERS[fault](settings)
 
 

@@ -22,6 +22,7 @@ from hub.ledger import (
     Ledger,
     NoticeRecord,
     Sweeper,
+    Write,
     open_ledger,
 )
 from hub.ledger.sweeper import MAY_RESEND_REASON, NOT_SENT_REASON, SETTLED_REASON
@@ -455,6 +456,31 @@ class LedgerContract:
         assert second is not None and (second.status, second.owner) == ("sending", b2.token)
         assert (second.history[-1].status, second.history[-1].reason) == (
             "sent", LATE_SENT_REASON)
+
+    def test_a_batch_is_claimed_and_recorded_in_one_call(self, ledger: Ledger) -> None:
+        # Given a batch with a notice twice and one already sent
+        a, b, done = make_job(1), make_job(2), make_job(3)
+        ledger.claim(done, 1)
+        ledger.record(done, "sent", attempt=1)
+        # When it is claimed in one call
+        claims = ledger.claim_many([(a, 1), (b, 1), (a, 1), (done, 1)])
+        # Then each answer is in order: the repeated notice is claimed once
+        assert [c.state for c in claims] == [
+            ClaimState.NEW, ClaimState.NEW, ClaimState.BUSY, ClaimState.DONE]
+        assert claims[0].token and claims[1].token and claims[0].token != claims[1].token
+        # When the outcomes are recorded in one call, one with a token that is not
+        # the holder's
+        written = ledger.record_many([
+            Write(a, "sent", 1, provider="nhn", message_id="m-1", token=claims[0].token),
+            Write(b, "retrying", 1, reason="timeout", token="not-the-holder"),
+        ])
+        # Then the holder's is written and the other refused
+        assert written == [True, False]
+        first, second = ledger.notice(a.notification_id), ledger.notice(b.notification_id)
+        assert first is not None and (first.status, first.provider_message_id) == (
+            "sent", "m-1")
+        assert second is not None and second.status == "sending"
+        assert ledger.record_many([]) == []
 
     def test_records_of_many_holders_in_one_batch(self, ledger: Ledger) -> None:
         # Given ten claims; when their holders record at once (one batch of the SQL

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from hub.events import parse_event
-from hub.jobs import ATTEMPT, REASON, Job
+from hub.jobs import ATTEMPT, REASON, REASON_CODE, Job
 from hub.ledger import Ledger, open_ledger
 from hub.logs import setup_logging
 from hub.retry import RetryPolicy
@@ -25,7 +25,7 @@ from hub.router import OTHER_SOURCE, Router
 from hub.rules import load_rules
 from hub.templates import TemplateStore
 from hub.trace import render_json, render_text, trace
-from hub.worker import REASON_CODE, ChannelWorker
+from hub.worker import ChannelWorker
 from tests.unit.test_worker import TOPOLOGY, FakeSender
 
 ROOT = Path(__file__).resolve().parents[2]

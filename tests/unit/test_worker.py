@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -27,7 +28,17 @@ from channels.base import (
 from hub.config import DEFAULTS, Config, deep_merge
 from hub.consumer import ConsumingLoop, Publish, Settlement
 from hub.events import parse_event
-from hub.jobs import ATTEMPT, CHANNEL, FAILED_AT, NOT_BEFORE, ORIGIN, REASON, Job
+from hub.jobs import (
+    ATTEMPT,
+    CHANNEL,
+    DEFERRED_FLAG,
+    FAILED_AT,
+    NOT_BEFORE,
+    ORIGIN,
+    REASON,
+    REASON_CODE,
+    Job,
+)
 from hub.ledger import Ledger, open_ledger
 from hub.ledger.memory import MemoryLedger
 from hub.policy import Policy
@@ -36,7 +47,7 @@ from hub.rules import load_rules
 from hub.templates import TemplateStore
 from hub.topology import DEAD_QUEUE, RETRY_EXCHANGE, STATUS_EXCHANGE, Topology
 from hub.transport import PROFILES
-from hub.worker import DEFERRED_FLAG, REASON_CODE, ChannelWorker
+from hub.worker import ChannelWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 KST = ZoneInfo("Asia/Seoul")
@@ -425,8 +436,8 @@ def test_an_unexpected_error_in_the_sender_is_retried_not_lost(
     sender = FakeSender(error)
     job = make_job()
     worker = make_worker(store, ledger, clock, sender)
-    # When the delivery is processed the way the pool does it
-    settlement = worker._process_safely(job, {ATTEMPT: attempt}, 9)
+    # When the delivery is processed
+    settlement = worker.process(job, {ATTEMPT: attempt}, 9, attempt)
     # Then it is settled as a failure to retry (or, at the last attempt, to park)
     (publish,) = others(settlement)
     if outcome == "retried":
@@ -651,29 +662,89 @@ def test_a_malformed_job_is_parked_at_once_with_its_body(
     assert ATTEMPT not in dead.headers or dead.headers[ATTEMPT] == 2
 
 
-def test_handle_sends_in_the_pool_and_settles_through_the_loop(
-    store: TemplateStore, ledger: Ledger, clock: Clock
+def settled(loop: FakeLoop, count: int, timeout: float = 10.0) -> bool:
+    """Wait until the loop was handed ``count`` settlements."""
+    deadline = time.monotonic() + timeout
+    while len(loop.settled) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(loop.settled) >= count
+
+
+class CountingLedger(MemoryLedger):
+    """Counts the ledger's batch calls."""
+
+    def __init__(self) -> None:
+        super().__init__(hash_key=b"k")
+        self.calls: list[tuple[str, int]] = []
+
+    def claim_many(self, items: Any) -> Any:
+        self.calls.append(("claim_many", len(items)))
+        return super().claim_many(items)
+
+    def record_many(self, outcomes: Any) -> Any:
+        self.calls.append(("record_many", len(outcomes)))
+        return super().record_many(outcomes)
+
+
+def test_a_turns_deliveries_are_one_batch_sent_concurrently_and_settled(
+    store: TemplateStore, clock: Clock
 ) -> None:
-    # Given a worker started on a (fake) loop
-    sender = FakeSender()
+    # Given a worker started on a (fake) loop, and a provider that takes a while
+    ledger = CountingLedger()
+    both_in_flight = threading.Barrier(3, timeout=5)
+
+    class Slow(FakeSender):
+        def send(self, message: Message) -> Receipt:
+            both_in_flight.wait()  # three sends at once, or this times out
+            return super().send(message)
+
+    sender = Slow()
     worker = make_worker(store, ledger, clock, sender)
-    loop = FakeLoop()
-    worker.loop = loop  # type: ignore[assignment]
-    worker.pool = ThreadPoolExecutor(2)
-    job = make_job()
+    loop = started(worker)
+    worker.pool = ThreadPoolExecutor(4)
+    jobs = [make_job(event_id=f"ev-batch-{i}") for i in range(3)]
     try:
-        # When a delivery is handed over
-        assert worker.handle(job.encode(), {ATTEMPT: 1}, 21, False) is None
-        # Then it is settled through the loop, and the worker is idle once it ran
-        assert loop.done.wait(5)
-        (settlement,) = loop.settled
-        assert settlement.delivery_tag == 21
-        assert settlement.after is not None
-        settlement.after()
+        # When three deliveries arrive in one loop turn
+        for tag, job in enumerate(jobs, start=41):
+            assert worker.handle(job.encode(), {ATTEMPT: 1}, tag, False) is None
+        assert worker.busy() == 3
+        worker.tick(0)
+        # Then they are claimed in one call, sent concurrently, recorded in one call
+        assert settled(loop, 3)
+        assert sorted(s.delivery_tag for s in loop.settled) == [41, 42, 43]
+        assert ledger.calls == [("claim_many", 3), ("record_many", 3)]
+        assert len(sender.messages) == 3
+        assert all(status_of(ledger, job) == "sent" for job in jobs)
+        # And the worker is idle once the loop acked them
+        for settlement in loop.settled:
+            assert settlement.after is not None
+            settlement.after()
         assert worker.busy() == 0
-        assert len(sender.messages) == 1
     finally:
         worker.pool.shutdown()
+        worker.batches.shutdown()  # type: ignore[union-attr]
+
+
+def test_the_same_notice_twice_in_a_batch_is_sent_once(
+    store: TemplateStore, clock: Clock
+) -> None:
+    ledger = MemoryLedger(hash_key=b"k")
+    sender = FakeSender()
+    worker = make_worker(store, ledger, clock, sender)
+    loop = started(worker)
+    job = make_job()
+    try:
+        worker.handle(job.encode(), {ATTEMPT: 1}, 51, False)
+        worker.handle(job.encode(), {ATTEMPT: 1}, 52, False)
+        worker.tick(0)
+        assert settled(loop, 2)
+        assert len(sender.messages) == 1
+        # the second copy meets the first one's claim: re-delayed, nothing recorded
+        second = next(s for s in loop.settled if s.delivery_tag == 52)
+        assert [p.exchange for p in others(second)] == [RETRY_EXCHANGE]
+    finally:
+        worker.pool.shutdown()  # type: ignore[union-attr]
+        worker.batches.shutdown()  # type: ignore[union-attr]
 
 
 class FlakyLedger(MemoryLedger):
@@ -716,6 +787,7 @@ def started(worker: ChannelWorker) -> FakeLoop:
     loop = FakeLoop()
     worker.loop = loop  # type: ignore[assignment]
     worker.pool = ThreadPoolExecutor(1)
+    worker.batches = ThreadPoolExecutor(1)
     worker.guard.probe_interval = 0.01
     return loop
 
@@ -730,6 +802,7 @@ def test_a_ledger_down_stops_the_worker_taking_work_and_sends_nothing(
     try:
         # When a delivery comes
         worker.handle(make_job().encode(), {ATTEMPT: 1}, 31, False)
+        worker.tick(0)
         # Then it waits: nothing sent, nothing settled, and the worker says it is not
         # taking work (readiness)
         assert not loop.done.wait(0.3)
@@ -755,6 +828,7 @@ def test_a_ledger_back_up_lets_the_waiting_notice_go_out_once(
     job = make_job()
     try:
         worker.handle(job.encode(), {ATTEMPT: 1}, 32, False)
+        worker.tick(0)
         assert not loop.done.wait(0.2)
         # When the database comes back
         ledger.down = False
@@ -776,6 +850,7 @@ def test_a_ledger_failure_after_acceptance_sends_once(store: TemplateStore, cloc
     try:
         # When the notice is processed
         worker.handle(job.encode(), {ATTEMPT: 1}, 33, False)
+        worker.tick(0)
         # Then the sent record is retried until the ledger takes it: the provider was
         # called once, the ledger says sent, and the delivery is acked with
         # notification.sent (no retry publish, no notification.failed)
@@ -803,6 +878,7 @@ def test_a_sent_record_still_pending_at_stop_is_acked_not_resent(
     loop = started(worker)
     try:
         worker.handle(make_job().encode(), {ATTEMPT: 1}, 35, False)
+        worker.tick(0)
         assert not loop.done.wait(0.3)
         # When the worker stops
         worker.begin_stop()
