@@ -36,11 +36,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     MINWON__TEMPLATES__DIR=/app/templates \
     MINWON__METRICS__PORT=9108 \
     MINWON__LOGGING__FORMAT=json \
+    MINWON__PROVIDERS__SENS__RECORD_DIR=/var/lib/minwon/records \
+    MINWON__PROVIDERS__SES__RECORD_DIR=/var/lib/minwon/records \
+    MINWON__PROVIDERS__SMTP__RECORD_DIR=/var/lib/minwon/records \
     MINWON__LEDGER__URL=sqlite:////var/lib/minwon/ledger.db
 RUN groupadd --system --gid 10001 minwon \
  && useradd --system --uid 10001 --gid minwon --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin minwon \
- && mkdir -p /app /var/lib/minwon \
+ && mkdir -p /app /var/lib/minwon/records \
  && chown -R minwon:minwon /var/lib/minwon
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=minwon:minwon templates /app/templates

@@ -20,10 +20,15 @@ again). No personal data: ids and times only.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from hub import metrics
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DIR = "records"
 KEEP = timedelta(days=2)
@@ -38,6 +43,7 @@ class SentRecord:
         self._lock = threading.Lock()
         self._index: dict[str, tuple[str, datetime]] = {}
         self._offset = 0
+        self._warned = False
 
     @classmethod
     def for_provider(cls, settings: dict[str, object], provider: str) -> SentRecord:
@@ -45,7 +51,23 @@ class SentRecord:
         return cls(Path(folder) / f"{provider}.jsonl")
 
     def add(self, notification_id: str, message_id: str) -> None:
-        """Record that the provider accepted ``notification_id`` as ``message_id``."""
+        """Record that the provider accepted ``notification_id`` as ``message_id``.
+
+        Never raises: the provider *has* accepted the message, and an error here would
+        make the chain try the next provider (a second message). A record that cannot
+        be written is logged (once per file) and counted in
+        ``minwon_sent_record_failures_total``; the look-up then cannot tell."""
+        try:
+            self._append(notification_id, message_id)
+        except OSError as exc:
+            metrics.SENT_RECORD_FAILURES.inc()
+            if not self._warned:
+                self._warned = True
+                log.error("cannot write the record of accepted messages %s: %s "
+                          "(look-ups after a worker dies cannot tell; set record_dir "
+                          "to a writable volume)", self.path, type(exc).__name__)
+
+    def _append(self, notification_id: str, message_id: str) -> None:
         line = json.dumps(
             {"n": notification_id, "id": message_id,
              "t": datetime.now(UTC).isoformat(timespec="seconds")},
@@ -76,15 +98,18 @@ class SentRecord:
     def _read_new(self) -> None:
         try:
             size = self.path.stat().st_size
-        except FileNotFoundError:
+        except OSError:  # not written yet, or not readable: nothing known
             return
         if size < self._offset:  # truncated (copytruncate rotation): read it again
             self._offset = 0
         if size == self._offset:
             return
-        with self.path.open("rb") as fh:
-            fh.seek(self._offset)
-            chunk = fh.read(size - self._offset)
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self._offset)
+                chunk = fh.read(size - self._offset)
+        except OSError:
+            return
         end = chunk.rfind(b"\n") + 1  # a torn last line is read next time
         oldest = datetime.now(UTC) - self.keep
         for raw in chunk[:end].splitlines():

@@ -81,6 +81,11 @@ PROVIDER_UP = Gauge(
     "1 while the provider is in rotation, 0 while its circuit breaker is open.",
     ["channel", "provider"],
 )
+SENT_RECORD_FAILURES = Counter(
+    "minwon_sent_record_failures_total",
+    "Accepted messages whose id could not be written to the provider's local record "
+    "(record_dir not writable): a worker dying then causes a resend.",
+)
 SMS_MULTIPART = Counter(
     "minwon_sms_multipart_total",
     "SMS sent through a provider without LMS (SNS) whose body took more than one segment.",

@@ -7,6 +7,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from prometheus_client import REGISTRY
+
 from channels.sentrecord import SentRecord
 
 
@@ -74,3 +77,20 @@ def test_concurrent_appends_keep_every_line(tmp_path: Path) -> None:
         t.join()
     reader = SentRecord(path)
     assert all(reader.find(f"{n}-{i}") == f"id-{n}-{i}" for n in range(4) for i in range(200))
+
+
+def test_an_unwritable_record_never_fails_the_send_it_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a record folder the worker cannot write (a read-only root filesystem)
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    record = SentRecord(blocked / "sens.jsonl")
+    before = REGISTRY.get_sample_value("minwon_sent_record_failures_total") or 0.0
+    # When accepted messages are recorded
+    record.add("n-1", "RSSA-1")
+    record.add("n-2", "RSSA-2")
+    # Then nothing raises (the provider did accept them), the failure is counted, logged once
+    assert REGISTRY.get_sample_value("minwon_sent_record_failures_total") == before + 2
+    assert sum("cannot write the record" in r.getMessage() for r in caplog.records) == 1
+    assert record.find("n-1") is None
