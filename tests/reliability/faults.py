@@ -253,7 +253,8 @@ class Bed:
             "[retry]", f"tiers = {json.dumps(list(TIERS))}", "max_attempts = 12",
             "quick_retries = 1", "quick_wait = 0.05",
             "[ledger]", f'url = "{self.ledger_url}"',
-            'hash_key = "fault-suite"', f"sweep_after = {self.settings.sweep_after}",
+            # the hash key is a secret: in the environment (bench.procs passes it)
+            f"sweep_after = {self.settings.sweep_after}",
             "[policy]", 'quiet_hours = ""',
             "[logging]", 'level = "WARNING"',
             "[providers.latency]", "latency_ms = 5", f'record = "{self.record}"',
