@@ -203,7 +203,10 @@ class ChannelSection(Section):
 
 
 class TemplatesSection(Section):
-    dir: str = Field(str(ROOT / "templates"), description="template folder")
+    # the shipped templates: the checkout's templates/ (hub/notice_templates links to it),
+    # or their copy inside an installed wheel
+    dir: str = Field(str(Path(__file__).resolve().parent / "notice_templates"),
+                     description="template folder (relative: to the configuration file)")
     reload_interval: float = Field(2.0, ge=0, description="seconds between reload checks "
                                    "(0: no hot reload)")
     source: Literal["database", "folder"] = Field(
