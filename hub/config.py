@@ -902,6 +902,27 @@ def _mask(data: Mapping[str, Any], model: type[BaseModel] | None, path: Path_) -
     return out
 
 
+#: Keys that name a file or folder: a relative one written in the configuration file is
+#: relative to that file's folder (as a reader of the file would take it), not to
+#: wherever the hub happens to be started. The environment's stay relative to the
+#: working directory.
+FILE_RELATIVE: tuple[tuple[str, ...], ...] = (
+    ("templates", "dir"),
+    ("router", "rules"),
+    ("providers", "outbox", "dir"),
+)
+
+
+def _relative_to_file(data: dict[str, Any], source: Path) -> None:
+    for path in FILE_RELATIVE:
+        node: Any = data
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        value = node.get(path[-1]) if isinstance(node, dict) else None
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            node[path[-1]] = str(source.resolve().parent / Path(value).expanduser())
+
+
 def load_config(
     path: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -929,6 +950,7 @@ def load_config(
             raise ConfigError([f"{chosen}: not valid TOML: {exc}"]) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{chosen}: cannot read it: {exc}"]) from None
+        _relative_to_file(data, chosen)
         _mark(origins, (), data, str(chosen))
         origins.pop((), None)
         # A secret written in the file is refused even when the environment overrides it.

@@ -475,3 +475,28 @@ def test_production_refuses_a_placeholder_left_in_place(no_local_file: Path) -> 
                               "MINWON__PROVIDERS__NHN__SECRET_KEY": "CHANGE-ME"})
     assert line == ("providers.nhn.secret_key (MINWON__PROVIDERS__NHN__SECRET_KEY) still "
                     "holds the placeholder CHANGE-ME: set the real value")
+
+
+def test_relative_folders_in_the_file_are_relative_to_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given minwon.example.toml copied to a folder of its own, and a shell somewhere else
+    conf = tmp_path / "etc" / "minwon"
+    conf.mkdir(parents=True)
+    example = Path(__file__).resolve().parents[2] / "minwon.example.toml"
+    (conf / "minwon.toml").write_text(
+        example.read_text("utf-8") + '\n[router]\nrules = "rules/custom.toml"\n', "utf-8")
+    elsewhere = tmp_path / "home"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    # When it is loaded
+    cfg = load_config(conf / "minwon.toml", environ={})
+    # Then its relative folders are the file's, not the working directory's
+    assert cfg["templates"]["dir"] == str(conf / "templates")
+    assert cfg["providers"]["outbox"]["dir"] == str(conf / "outbox")
+    assert cfg["router"]["rules"] == str(conf / "rules" / "custom.toml")
+    # while the environment's stay relative to where the hub is started
+    env = load_config(conf / "minwon.toml", environ={"MINWON__TEMPLATES__DIR": "mine"})
+    assert env["templates"]["dir"] == "mine"
+    # and without a file the shipped templates are used
+    assert Path(load_config(environ={})["templates"]["dir"]).joinpath(
+        "case.received", "sms.j2").is_file()

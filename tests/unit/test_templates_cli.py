@@ -174,23 +174,26 @@ def test_check_refuses_a_template_that_runs_away_on_a_sample(
 def test_check_warns_when_an_sms_turns_lms_for_some_samples(
     folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given an SMS that fits 90 bytes for most samples, and a sample with a long title
+    # Given an SMS that fits 90 bytes with a short case title, and a sample with a long one
     (folder / "case.received" / "sms.j2").write_text(
-        "{% block body %}[{{ org.name }}] 「{{ case.title }}」 접수. 담당 {{ case.department }} "
-        "{{ case.officer.name }} {{ org.callcenter|phone }}{% endblock %}", "utf-8")
+        "{% block body %}{{ case.id }} {{ case.title }} 접수, 기한 "
+        "{{ case.due_at|deadline('compact') }} {{ case.department }} {{ case.officer.name }} "
+        "{{ org.callcenter|phone }}{% endblock %}", "utf-8")
     samples = folder / "case.received" / "samples"
-    first = sorted(samples.glob("*.json"))[0]
-    long = json.loads(first.read_text("utf-8"))
-    long["data"]["case"]["title"] = ("아파트 단지 앞 횡단보도 신호등 고장으로 인한 "
-                                     "보행자 안전 위협 민원")
-    (samples / "zz-long-title.json").write_text(json.dumps(long, ensure_ascii=False), "utf-8")
+    event = json.loads((samples / "full.json").read_text("utf-8"))
+    for old in samples.glob("*.json"):
+        old.unlink()
+    event["data"]["case"]["title"] = "파손"
+    (samples / "short-title.json").write_text(json.dumps(event, ensure_ascii=False), "utf-8")
+    event["data"]["case"]["title"] = "아파트 단지 앞 횡단보도 신호등 고장"
+    (samples / "zz-long-title.json").write_text(json.dumps(event, ensure_ascii=False), "utf-8")
     # When the templates are checked
-    assert main(["templates", "check"]) == 0  # a warning, not an error
+    assert main(["templates", "check"]) == 0, capsys.readouterr().out  # a warning only
     out = capsys.readouterr().out
-    # Then the line says SMS/LMS and the warning names the sample that turns LMS
+    # Then the line says LMS/SMS and the warning names the sample that turns LMS
     line = next(x for x in out.splitlines() if "case.received/sms.j2" in x)
     assert line.startswith("warn ") and " LMS/SMS " in line
     warning = next(x for x in out.splitlines() if "turns LMS" in x)
     assert "warning: an SMS for some samples turns LMS for others (over 90 bytes: " in warning
-    assert "zz-long-title.json (121 bytes)" in warning
-    assert "minimal.json" not in warning  # it stays an SMS
+    assert "zz-long-title.json (" in warning
+    assert "short-title.json" not in warning  # it stays an SMS
