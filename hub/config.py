@@ -304,7 +304,9 @@ class LoggingSection(Section):
 
 
 def _default_channels() -> dict[str, ChannelSection]:
-    return {name: ChannelSection(providers=["outbox"]) for name in ("sms", "email", "push")}
+    from channels import CHANNEL_NAMES  # the channel catalogue
+
+    return {name: ChannelSection(providers=["outbox"]) for name in CHANNEL_NAMES}
 
 
 class Settings(Section):
