@@ -23,6 +23,8 @@ COPY pyproject.toml README.md ./
 COPY hub ./hub
 COPY channels ./channels
 COPY clients/python ./clients/python
+# the shipped templates go into the package too (hub/notice_templates links to them)
+COPY templates ./templates
 RUN /opt/venv/bin/pip install --no-deps . \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/python -c "import hub, channels, minwon_client, psycopg, redis"
