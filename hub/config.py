@@ -862,11 +862,21 @@ class Config:
         return bool(self.data["hub"]["environment"] == PRODUCTION)
 
     def org(self, key: str) -> dict[str, Any]:
-        """The organisation's profile, with fallbacks that keep templates rendering."""
-        profile = dict(self.data.get("orgs", {}).get(key, {}))
-        profile.setdefault("key", key)
-        profile.setdefault("name", key)
-        profile.setdefault("callcenter", "110")
+        """The organisation's profile (``[orgs.<key>]``, unset keys left out) with its
+        ``key``. Nothing stands in for what is not configured: an organisation without
+        a profile raises OrgNotConfigured (the worker parks its notices with
+        ``org_not_configured``), and a template that needs a fact the profile lacks
+        fails with ``missing_fact`` (:class:`hub.templates.context.OrgFacts`)."""
+        orgs = self.data.get("orgs") or {}
+        if key not in orgs:
+            from hub.templates.errors import OrgNotConfigured
+
+            raise OrgNotConfigured(
+                f"organisation '{key}' is not configured: add [orgs.{key}] with name, "
+                "callcenter, internal_unit and internal_phone"
+            )
+        profile = {name: value for name, value in dict(orgs[key]).items() if value is not None}
+        profile["key"] = key
         profile.setdefault("url", "")
         return profile
 

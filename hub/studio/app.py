@@ -84,9 +84,10 @@ class StudioContext:
     clock: Callable[[], float] = time.time  # seconds: when sessions began and expire
 
     def org_profile(self, key: str) -> dict[str, Any]:
-        if hasattr(self.config, "org"):
+        configured = self.config.get("orgs", default={}) or {}
+        if hasattr(self.config, "org") and key in configured:
             profile: dict[str, Any] = dict(self.config.org(key))
-        else:
+        else:  # preview only: placeholders, never used for sending
             profile = {}
         for name, value in fallback_profile(key).items():
             profile.setdefault(name, value)

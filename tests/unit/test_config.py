@@ -18,6 +18,7 @@ from hub.config import (
     load_config,
 )
 from hub.ledger import ledger_from_config
+from hub.templates.errors import OrgNotConfigured
 
 FILE = """
 [broker]
@@ -220,24 +221,31 @@ def test_get_walks_a_path(path: tuple[str, ...], default: Any, expected: Any) ->
 @pytest.mark.parametrize(
     ("orgs", "key", "expected"),
     [
-        ({}, "gumi", {"key": "gumi", "name": "gumi", "callcenter": "110", "url": ""}),
         ({"gumi": {"name": "구미시", "callcenter": "054-480-2114"}}, "gumi",
          {"key": "gumi", "name": "구미시", "callcenter": "054-480-2114", "url": ""}),
-        ({"gumi": {"name": "구미시"}}, "daegu",
-         {"key": "daegu", "name": "daegu", "callcenter": "110", "url": ""}),
         ({"gumi": {"url": "https://gumi.go.kr", "sms_sender": "0544802114"}}, "gumi",
-         {"key": "gumi", "name": "gumi", "callcenter": "110", "url": "https://gumi.go.kr",
-          "sms_sender": "0544802114"}),
+         {"key": "gumi", "url": "https://gumi.go.kr", "sms_sender": "0544802114"}),
     ],
 )
-def test_org_profiles_fall_back_so_templates_render(
+def test_an_org_profile_is_what_is_configured_and_nothing_more(
     orgs: dict[str, Any], key: str, expected: dict[str, Any]
 ) -> None:
     config = Config(deep_merge(DEFAULTS, {"orgs": orgs}))
     profile = config.org(key)
-    assert profile == expected
+    assert profile == expected  # no name, no call centre made up
     profile["name"] = "changed"
-    assert config.org(key)["name"] == expected["name"]  # a copy, not the configuration
+    assert config.org(key).get("name") == expected.get("name")  # a copy
+
+
+@pytest.mark.parametrize("orgs", [{}, {"gumi": {"name": "구미시"}}])
+def test_an_org_that_is_not_configured_is_refused_with_its_reason(
+    orgs: dict[str, Any],
+) -> None:
+    config = Config(deep_merge(DEFAULTS, {"orgs": orgs}))
+    with pytest.raises(OrgNotConfigured) as info:
+        config.org("pohang")
+    assert info.value.code == "org_not_configured"
+    assert "[orgs.pohang]" in info.value.reason
 
 
 def test_a_numeric_hash_key_from_the_environment_is_used_as_text(no_local_file: Path) -> None:
