@@ -37,6 +37,7 @@ BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 JSON_TYPES: tuple[str, ...] = ("application/json",)
 _NAME = re.compile(r"[a-z0-9]{1,20}")
 _MAX_ATTRIBUTE = 1000  # characters; the schema bounds the known ones more tightly
+MAX_ATTRIBUTES = 50  # an event has about ten; more is a mistake or an attack
 
 
 def _media_type(content_type: str | None) -> str:
@@ -99,6 +100,8 @@ def binary_attributes(headers: Mapping[str, Any]) -> dict[str, str]:
                                 "attribute name (lower-case letters and digits)")
         if name in attributes:
             raise EventRejected("invalid", f"attribute {name} given by two headers")
+        if len(attributes) >= MAX_ATTRIBUTES:
+            raise EventRejected("invalid", f"more than {MAX_ATTRIBUTES} CloudEvents headers")
         attributes[name] = _attribute_value(str(header), value)
     return attributes
 

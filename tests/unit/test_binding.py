@@ -175,6 +175,15 @@ def test_the_hub_s_bounds_on_data_hold_in_binary_mode() -> None:
     assert info.value.code == "too_large"
 
 
+def test_thousands_of_attribute_headers_are_refused_quickly() -> None:
+    body, headers, content_type = binary(sample())
+    many = {**headers, **{f"ce-x{i}": "v" for i in range(5000)}}
+    exc = rejected(body, many, content_type)
+    assert exc.reason == "binary mode: more than 50 CloudEvents headers"
+    fine = {**headers, **{f"ce-x{i}": "v" for i in range(40)}}  # extensions are kept
+    assert read_event(body, fine, content_type).envelope()["x39"] == "v"
+
+
 def test_a_batch_is_refused_with_a_reason() -> None:
     exc = rejected(b"[]", {}, "application/cloudevents-batch+json")
     assert exc.reason.startswith("structured mode: content_type application/cloudevents-batch")
