@@ -3,7 +3,11 @@
 Each event is checked as the router would check it (:func:`hub.events.parse_event`:
 the schema, the size limit) before anything is published; an invalid one is reported
 with its position, id and reason and not published, the valid ones are. The exit
-status is 1 when any event was invalid or not confirmed."""
+status is 1 when any event was invalid or not confirmed.
+
+The hub's topology is declared first (idempotent, the same declarations as ``run``), so
+events published before the hub first ran wait on ``hub.router`` instead of being
+returned as unroutable."""
 
 from __future__ import annotations
 
@@ -70,10 +74,22 @@ def check_events(events: Sequence[bytes], max_bytes: int) -> tuple[list[bytes], 
     return valid, invalid
 
 
+def declare_topology(config: Config, url: str) -> None:
+    from hub.topology import from_config
+    from hub.transport import connect, profile_for
+
+    profile = profile_for(url)
+    topology = from_config(config, quorum_queues=profile.quorum)
+    with connect(url, heartbeat=float(config["broker"]["heartbeat"]),
+                 connect_timeout=float(config["broker"]["connect_timeout"])) as conn:
+        topology.declare(conn.channel())
+
+
 def publish_files(config: Config, files: Sequence[str], *, url: str | None = None,
                   check: bool = True) -> int:
     url = url or config.broker_url or DEFAULT_AMQP_URL
     max_bytes = int(config["router"]["max_event_bytes"])
+    declare_topology(config, url)
     total_failed = 0
     with open_producer(url) as producer:
         for path in files:
