@@ -107,7 +107,7 @@ class Launcher:
         return "\n".join(f"--- {r.name}: {r.log.read_text('utf-8', 'replace')[-chars:]}"
                          for r in self.running if r.log.exists())
 
-    def stop(self, timeout: float = 3.0) -> None:
+    def stop(self, timeout: float = 1.5) -> None:
         """TERM, then KILL after ``timeout``: the figures are in by then, a slow
         graceful stop is not what is measured."""
         for r in self.running:
