@@ -1,7 +1,7 @@
 """docs/upstream.md shows the example files as they are (the Python and Node.js ones run
 against a real RabbitMQ in tests/integration), and the Java example uses the Spring AMQP
-calls the contract needs. Java is compiled when Spring AMQP's jars are at hand (Maven
-Central is not reachable here: set MINWON_SPRING_AMQP_CLASSPATH to compile it)."""
+calls the contract needs and parses with javac. It is compiled when Spring AMQP's jars
+are at hand (Maven Central is not reachable here: set MINWON_SPRING_AMQP_CLASSPATH)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,20 @@ def test_the_java_example_publishes_as_the_contract_asks() -> None:
     code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', re.sub(r"//[^\n]*", "", java))
     assert code.count("{") == code.count("}") and code.count("(") == code.count(")")
     assert re.findall(r"public (?:final )?class (\w+)", code) == [JAVA.stem]
+
+
+@pytest.mark.skipif(shutil.which("javac") is None, reason="javac is needed")
+def test_the_java_example_parses_with_javac(tmp_path: Path) -> None:
+    # javac's own parser, stopping before it would look for Spring's classes
+    stop = ["-XDshould-stop.ifError=PARSE", "-XDshould-stop.ifNoError=PARSE"]
+    done = subprocess.run(["javac", *stop, "-d", str(tmp_path), str(JAVA)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    broken = tmp_path / JAVA.name
+    broken.write_text(JAVA.read_text("utf-8").replace("String id,", "String id,,", 1), "utf-8")
+    done = subprocess.run(["javac", *stop, "-d", str(tmp_path), str(broken)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "illegal start of type" in done.stderr
 
 
 def _spring_classpath() -> str | None:
