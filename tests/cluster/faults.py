@@ -31,6 +31,7 @@ import signal
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,24 +80,22 @@ class ClusterBed(Bed):
 
     def __init__(self, fault: str, *, workdir: Path, cluster: Cluster,
                  pg: PrivatePostgres) -> None:
-        super().__init__(fault, workdir=workdir)
+        database = f"ledger_{fault}_{uuid.uuid4().hex[:6]}"
+        pg.create_database(database)
+        super().__init__(fault, workdir=workdir, ledger_url=pg.url(database))
         self.cluster = cluster
         self.vhost = ClusterVHost(cluster, f"cluster-{fault}-{self.run_id[-6:]}")  # type: ignore[assignment]
-        self.database = f"ledger_{fault}_{self.run_id[-6:]}"
-        self.pg = pg
         self.deliveries: list[tuple[float, int]] = []
         self._sampling = threading.Event()
 
     def write_config(self) -> None:
-        self.pg.create_database(self.database)
         lines = [
             "[broker]", f'url = "{self.vhost.url}"', "prefetch = 128", "heartbeat = 5",
             "connect_timeout = 5",
             "[worker]", "concurrency = 64", "shutdown_timeout = 10",
             "[retry]", f"tiers = {json.dumps(list(TIERS))}", "max_attempts = 12",
             "quick_retries = 1", "quick_wait = 0.05",
-            "[ledger]", f'url = "{self.pg.url(self.database)}"',
-            'hash_key = "cluster-suite"', "sweep_after = 3",
+            "[ledger]", f'url = "{self.ledger_url}"', "sweep_after = 3",
             "[policy]", 'quiet_hours = ""',
             "[logging]", 'level = "WARNING"',
             "[providers.latency]", "latency_ms = 5", f'record = "{self.record}"',

@@ -131,7 +131,7 @@ def test_two_worker_processes_send_within_the_shared_limit(org: str, tmp_path: P
     config.write_text("\n".join([
         "[broker]", f'url = "{vhost.url}"', "prefetch = 64",
         "[retry]", 'tiers = ["1s", "2s"]', "max_attempts = 6", "quick_retries = 0",
-        "[ledger]", f'url = "sqlite:///{tmp_path / "ledger.db"}"', 'hash_key = "rates"',
+        "[ledger]", f'url = "sqlite:///{tmp_path / "ledger.db"}"',
         "[policy]", 'quiet_hours = ""', f'rate_store = "{REDIS_URL}"',
         "[policy.rate_limits]", f'"{org}.sms" = {{rate = {rate}, burst = 1}}',
         "[logging]", 'level = "WARNING"',
