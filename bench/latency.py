@@ -213,10 +213,16 @@ def sweep(peer: str, *, rates: list[float], seconds: float, warmup: float,
         groups["postgresql"] = functools.partial(procs.postgres_pids, db)
         counter = records.RecordCounter(record)
         run_id, sent = workload.new_run_id("lat"), 0
+        t0 = time.perf_counter()  # what building one message costs here, to start the
+        build(peer, "calibrate", 100.0, 200, time.time())  # step only once all are built
+        per_message = (time.perf_counter() - t0) / 200
         for rate in rates:
             count = int(rate * (warmup + seconds))
-            start = time.time() + 0.3 + count * 30e-6  # after the messages are built
+            start = time.time() + 0.3 + 1.5 * count * per_message
             messages, due = build(peer, run_id, rate, count, start, first=sent)
+            late = time.time() - start
+            if late > 0:  # still building when the step should have started
+                raise RuntimeError(f"building {count} messages took {late:.1f} s too long")
             meter = procs.CpuMeter(groups)
             meter.mark()
             gen = generator.run(messages)
