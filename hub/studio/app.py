@@ -317,6 +317,7 @@ async def _editor(request: Request, user: User) -> Response:
         org_name=ctx.org_profile(org)["name"] if org != DEFAULT_ORG else "기본",
         can_test=bool(user.phone if channel == "sms" else user.email if channel == "email"
                       else False),
+        folder_only=ctx.config.get("templates", "source", default="database") == "folder",
     )
 
 

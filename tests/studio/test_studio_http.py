@@ -215,6 +215,16 @@ def test_an_org_without_an_override_opens_on_a_copy_of_the_default(app: Any) -> 
     assert "case.officer.name" in page and "|josa" in page  # fields and filters
 
 
+def test_the_editor_warns_when_the_hub_reads_templates_from_the_folder_only(
+    config: Config, ledger: Any
+) -> None:
+    folder = create_app(config.with_overrides({"templates": {"source": "folder"}}),
+                        ledger=ledger)
+    assert "발송에 쓰이지 않습니다" in client(folder, "kim").get(EDIT).text
+    assert 'id="folder-only"' not in client(create_app(config, ledger=ledger), "kim").get(
+        EDIT).text
+
+
 def test_the_default_is_read_only_for_an_editor(app: Any) -> None:
     page = client(app, "kim").get(DEFAULT).text
     assert "readonly" in page and 'value="publish"' not in page
