@@ -792,12 +792,27 @@ def fault_ledger(s: Settings) -> FaultReport:
                 time.sleep(remaining)
             pg.start()
             b.settle(timeout=180 + s.outage)
+            waiting = _still_queued(b)
             report = b.report(started)
+            if report.lost:  # tell stuck from lost: where the missing notices still are
+                report.notes.append("not settled when the run ended: "
+                                    f"{waiting or 'nothing queued'}")
     finally:
         pg.close()
     report.notes.append(f"ledger database (private PostgreSQL on port {pg.port}) stopped "
                         f"{s.outage:.0f} s")
     return report
+
+
+def _still_queued(b: Bed) -> str:
+    """Messages still on the channel and retry queues (ready + unacked), by queue."""
+    counts = []
+    for queue in [*(f"hub.notify.{c}" for c in CHANNELS), *(f"hub.retry.{t}" for t in TIERS)]:
+        with contextlib.suppress(Exception):
+            ready = b.depth(queue)[0]
+            if ready:
+                counts.append(f"{queue} {ready} ready")
+    return ", ".join(counts)
 
 
 RUNNERS: dict[str, Callable[[Settings], FaultReport]] = {
