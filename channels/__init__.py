@@ -23,6 +23,10 @@ class ChannelSpec:
     #: The organisation's setting (``[orgs.<id>]``) that holds this channel's sender
     #: (number or from-address), None when the channel has none.
     sender_field: str | None = None
+    #: Fields that hold a better address for this channel, taken before
+    #: ``address_field`` when a person has them (sms: a mobile number before a
+    #: ``phone`` that may be an office landline).
+    address_first: tuple[str, ...] = ()
 
 
 def _spec(name: str) -> ChannelSpec:

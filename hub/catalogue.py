@@ -30,6 +30,7 @@ __all__ = [
     "EVENT_TYPES",
     "address_field",
     "address_fields",
+    "address_of",
     "event_schema",
     "payload_fields",
     "people",
@@ -70,6 +71,19 @@ def payload_fields(event_type: str) -> tuple[str, ...]:
 def address_field(channel: str) -> str:
     """The recipient field that holds ``channel``'s address (its spec's ``address_field``)."""
     return get_channel(channel).address_field
+
+
+def address_of(person: Mapping[str, Any], channel: str, field: str) -> str:
+    """The address of ``person`` on ``channel``: the first of the channel's
+    ``address_first`` fields the person has (sms: ``mobile``), else ``field``."""
+    try:
+        first = get_channel(channel).address_first
+    except KeyError:
+        first = ()
+    for name in (*first, field):
+        if person.get(name):
+            return str(person[name])
+    return ""
 
 
 def address_fields(channels: tuple[str, ...] | None = None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hub.catalogue import CHANNEL_NAMES, EVENT_TYPES, people
+from hub.catalogue import CHANNEL_NAMES, EVENT_TYPES, address_of, people
 from hub.events import CaseEvent
 from hub.jobs import Job, Recipient, notification_id
 from hub.topology import parse_duration
@@ -64,7 +64,7 @@ class Rules:
                     field = address_fields.get(channel)
                     if field is None:  # a channel this hub does not run
                         continue
-                    address = str(person.get(field) or "")
+                    address = address_of(person, channel, field)
                     fields = {k: v for k, v in person.items() if k != "channels"}
                     recipient = Recipient(
                         role=rule.recipient,

@@ -5,6 +5,7 @@ from channels import ChannelSpec
 SPEC = ChannelSpec(
     name="sms",
     address_field="phone",
+    address_first=("mobile",),  # officers give an office phone and a mobile
     sender_field="sms_sender",
     providers={
         "outbox": "channels.outbox:OutboxProvider",

@@ -353,3 +353,28 @@ def test_check_fails_a_notice_without_the_unit_the_official_or_a_contact(folder:
     assert "the responsible unit (case.department) (시행령 §31)" in errors
     assert "the official's name (case.officer.name) (시행령 §31)" in errors
     assert "a contact number (시행령 §31)" in errors
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def test_texts_to_an_officer_go_to_the_mobile_when_one_is_given() -> None:
+    from hub.catalogue import address_fields
+    from hub.events import parse_event
+    from hub.rules import load_rules
+
+    event = load("case.due_soon/samples/d3.json")
+    officer = event["data"]["case"]["officer"]
+    assert officer["phone"] == "054-480-0000" and officer["mobile"] == "010-0000-0000"
+
+    def sms_address(e: dict[str, Any]) -> str:
+        jobs = [job for job, _ in load_rules().jobs(
+            parse_event(json.dumps(e).encode()), address_fields())]
+        (job,) = [j for j in jobs if j.channel == "sms"]
+        return job.recipient.address
+
+    # the office line is what citizens' notices show; the reminder goes to the mobile
+    assert sms_address(event) == "010-0000-0000"
+    # without a mobile, to the phone given
+    del officer["mobile"]
+    assert sms_address(event) == "054-480-0000"
