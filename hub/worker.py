@@ -140,7 +140,10 @@ class ChannelWorker(Stage):
 
     # -- Stage hooks (loop thread) ---------------------------------------------------------
     def start(self, loop: ConsumingLoop) -> None:
+        """Called for every (re)connected loop: a stop of the previous one is over."""
         self.loop = loop
+        self._pending.clear()
+        self.guard.resume()
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"send-{self.channel}")
         self.batches = ThreadPoolExecutor(self.BATCH_THREADS,
                                           thread_name_prefix=f"batch-{self.channel}")

@@ -67,6 +67,10 @@ class LedgerGuard:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def resume(self) -> None:
+        """Take work again after a :meth:`stop` (the loop reconnected)."""
+        self._stop.clear()
+
     def stop(self) -> None:
         """Threads waiting for the ledger give up (:class:`LedgerUnavailable`); calls
         made while it answers go on as usual."""

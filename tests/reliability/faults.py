@@ -278,7 +278,7 @@ class Bed:
                 self.hub.spawn(channel)
         self.wait_consumers()
 
-    def wait_consumers(self, timeout: float = 60.0) -> None:
+    def wait_consumers(self, timeout: float = 180.0) -> None:  # slow on a busy machine
         queues = ["hub.router", *(f"hub.notify.{c}" for c in CHANNELS)]
         deadline = time.monotonic() + timeout
         while True:

@@ -932,3 +932,27 @@ def test_an_unexpected_error_in_handle_parks_the_notice_with_code_internal(
     (dead,) = settlement.publishes
     assert (settlement.delivery_tag, dead.routing_key, dead.body) == (12, DEAD_QUEUE, body)
     assert dead.headers[REASON_CODE] == "internal"
+
+
+def test_a_worker_takes_work_again_after_its_loop_reconnects(
+    store: TemplateStore, ledger: Ledger, clock: Clock
+) -> None:
+    # Given a worker whose loop stopped (the broker closed the connection)
+    sender = FakeSender()
+    worker = make_worker(store, ledger, clock, sender)
+    first = FakeLoop()
+    worker.start(first)  # type: ignore[arg-type]
+    worker.begin_stop()
+    worker.stop()
+    # When the supervisor starts it on a new loop
+    second = FakeLoop()
+    worker.start(second)  # type: ignore[arg-type]
+    try:
+        worker.handle(make_job().encode(), {ATTEMPT: 1}, 1, False)
+        worker.tick(0)
+        # Then the delivery is sent and settled on the new loop
+        assert settled(second, 1)
+        assert len(sender.messages) == 1 and first.settled == []
+    finally:
+        worker.begin_stop()
+        worker.stop()
