@@ -662,7 +662,7 @@ def test_a_malformed_job_is_parked_at_once_with_its_body(
     assert ATTEMPT not in dead.headers or dead.headers[ATTEMPT] == 2
 
 
-def settled(loop: FakeLoop, count: int, timeout: float = 10.0) -> bool:
+def settled(loop: FakeLoop, count: int, timeout: float = 30.0) -> bool:
     """Wait until the loop was handed ``count`` settlements."""
     deadline = time.monotonic() + timeout
     while len(loop.settled) < count and time.monotonic() < deadline:
@@ -691,7 +691,7 @@ def test_a_turns_deliveries_are_one_batch_sent_concurrently_and_settled(
 ) -> None:
     # Given a worker started on a (fake) loop, and a provider that takes a while
     ledger = CountingLedger()
-    both_in_flight = threading.Barrier(3, timeout=5)
+    both_in_flight = threading.Barrier(3, timeout=30)
 
     class Slow(FakeSender):
         def send(self, message: Message) -> Receipt:
