@@ -162,6 +162,7 @@ def _sign_in(page: Any, base: str, name: str, password: str) -> None:
     page.click("button[type=submit]")
 
 
+@pytest.mark.timeout(600)  # one long story; a shared machine may make it slow
 def test_edit_preview_publish_send_rollback_and_look_up(
     studio: tuple[str, Config], browser: Any
 ) -> None:
