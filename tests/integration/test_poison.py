@@ -61,6 +61,11 @@ def _env(vhost: VHost, tmp_path: Path) -> dict[str, str]:
         "MINWON__METRICS__PORT": "0",
         "MINWON__WORKER__CONCURRENCY": "8",
         "MINWON__LOGGING__LEVEL": "WARNING",
+        "MINWON__LEDGER__HASH_KEY": "poison-test",
+        "MINWON__ORGS__GUMI__NAME": "구미시",
+        "MINWON__ORGS__GUMI__CALLCENTER": "054-480-2114",
+        "MINWON__ORGS__GUMI__INTERNAL_UNIT": "민원여권과",
+        "MINWON__ORGS__GUMI__INTERNAL_PHONE": "054-480-6000",
     })
     return env
 
@@ -102,7 +107,14 @@ def test_poison_between_good_events_is_rejected_and_the_rest_flows(
         bodies += [json.dumps(good(i)).encode() for i in range(5, 10)]
         _publish_raw(vhost.url, bodies)
         # Then every good event is delivered
-        wait_for(lambda: len(_sent(tmp_path)) == 10, timeout=30, message="the good notices")
+        try:
+            wait_for(lambda: len(_sent(tmp_path)) == 10, timeout=30,
+                     message="the good notices")
+        except AssertionError:
+            log.flush()
+            tail = (tmp_path / "hub.log").read_text("utf-8", "replace")[-3000:]
+            raise AssertionError(f"{len(_sent(tmp_path))} of 10 delivered; hub log:\n{tail}")\
+                from None
         assert _sent(tmp_path) == {f"good-{i}" for i in range(10)}
         # And each poison body is on hub.rejected, as it came, with its reason code
         wait_for(lambda: queue_depth(vhost.url, REJECTED_QUEUE) == len(poison), timeout=15,
