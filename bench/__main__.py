@@ -316,7 +316,10 @@ def run_line(name: str, result: dict[str, Any]) -> str:
         return (head + f"outage {result.get('outage_s')} s, rate before "
                 f"{result.get('rate_before_per_s')}/s, first delivery "
                 f"{result.get('first_delivery_s')} s, 90 % rate {result.get('to_90_percent_s')} "
-                f"s, lost {result.get('lost')}, sent twice {result.get('sent_twice')}")
+                f"s, lost {result.get('lost')}, sent twice {result.get('sent_twice')}, "
+                f"complete {result.get('complete')}"
+                + ("" if result.get("complete") else
+                   f", still queued {result.get('still_queued')} (see runs.recovery.logs)"))
     if "cpu_ms_per_notice" not in result:
         return head + json.dumps(result, ensure_ascii=False)[:400]
     cpu = " ".join(f"{k} {v:.2f}" for k, v in result["cpu_ms_per_notice"].items())

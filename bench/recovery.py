@@ -10,7 +10,8 @@ recover from disk). Reported, counted from the moment ``start_app`` returned:
   90 % of the rate in the ``before`` seconds before the restart (None when the
   backlog ran out first);
 * ``outage_s``: from the AMQP port closing to ``start_app`` returning;
-  ``lost`` / ``sent_twice``.
+  ``still_queued``, ``lost`` (neither delivered nor queued), ``sent_twice``; when not
+  everything came, the end of every process's log (``logs``).
 
 The rate before is measured over the ``before`` seconds before the port closed.
 """
@@ -94,8 +95,11 @@ def run(*, backlog: int = 30_000, before: float = 3.0, latency_ms: float = 50.0,
         t_up = time.time()
         got = counter.wait_for(expected, timeout, idle_timeout=60.0, check=launcher.check)
         launcher.check()
+        tails = launcher.tails(1500) if got < expected else ""
         launcher.stop()
         found = records.load(record)
+        queued = {q: rabbitmq.queue_depth(node.url, q)[0]
+                  for q in ("hub.router", *(f"hub.notify.{c}" for c in channels))}
     calls = sorted(r.called_at for r in found)
     accepted = sorted(r.accepted_at for r in found)
     rate_before = (bisect.bisect_left(accepted, t_stop)
@@ -111,10 +115,16 @@ def run(*, backlog: int = 30_000, before: float = 3.0, latency_ms: float = 50.0,
         "first_delivery_s": round(after[0] - t_up, 2) if after else None,
         "to_90_percent_s": round(reached - t_up, 2) if reached else None,
         "delivered": delivered,
-        "lost": expected - delivered,
+        # still on the queues (an event on hub.router is a notice per channel); these may
+        # include deliveries sent but not acked when the connection dropped, which the
+        # ledger answers as duplicates: "lost" is what is neither delivered nor queued
+        "still_queued": queued,
+        "lost": max(0, expected - delivered - sum(
+            v * (len(channels) if q == "hub.router" else 1) for q, v in queued.items())),
         "complete": got >= expected,
         "sent_twice": records.duplicates(found),
         "broker_node_pid": pid_before,
+        **({"logs": tails} if tails else {}),
     }
 
 
