@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hub.cli import main
+from hub.logs import QUIET_LOGGERS
 
 
 @pytest.fixture
-def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.delenv("MINWON_CONFIG", raising=False)
     for name in ("MINWON__BROKER__URL", "MINWON__LEDGER__URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    # the demo sets up logging as a command does (root at ERROR): undo it for the tests after
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    quiet = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    try:
+        yield tmp_path
+    finally:
+        root.setLevel(level)
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        for name, old in quiet.items():
+            logging.getLogger(name).setLevel(old)
+        logging.captureWarnings(False)
 
 
 def outbox_of(out: str) -> Path:
