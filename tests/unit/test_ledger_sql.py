@@ -3,6 +3,7 @@ URL and from configuration."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -225,6 +226,8 @@ def test_ledger_from_config_uses_the_configured_key_and_raw_address_flag(
 def test_ledger_from_config_falls_back_to_the_dev_key_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # the level is the test's own: a CLI test before it may have set the root's
+    caplog.set_level(logging.WARNING, logger="hub.ledger")
     ledger = ledger_from_config(_config(url=_url(tmp_path)))
     try:
         assert ledger.hash_key == DEV_HASH_KEY
