@@ -64,20 +64,19 @@ class BrokerAddress:
 
     @classmethod
     def from_amqp_url(cls, url: str) -> BrokerAddress:
-        """``amqp://u:p@host:5672/vh`` → host, port, u, p, ``vh``. The vhost follows
-        kombu: an empty path or ``//`` is ``/``, ``%2F`` is decoded. Of a failover list
-        (``amqp://a/vh;amqp://b/vh``, as kombu takes it) the first URL counts."""
-        url = url.split(";", 1)[0].strip()
-        parts = urlsplit(url)
-        path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        vhost = unquote(path) if path else "/"
+        """``amqp://u:p@host:5672/vh`` → host, port, u, p, ``vh``, read by
+        :mod:`hub.brokerurl` as the hub's consumers and producer read it (an empty path or
+        ``//`` is ``/``, ``%2F`` is decoded). Of a failover list the first URL counts."""
+        from hub.brokerurl import parse_urls
+
+        first = parse_urls(url)[0]
         return cls(
-            host=parts.hostname or "localhost",
-            port=parts.port or 5672,
-            user=unquote(parts.username or "guest"),
-            password=unquote(parts.password or "guest"),
-            vhost=vhost,
-            amqp_url=url,
+            host=first.host,
+            port=first.port,
+            user=first.user,
+            password=first.password,
+            vhost=first.vhost,
+            amqp_url=url.split(";", 1)[0].strip(),
         )
 
     def management_url(self, scheme: str = "http", port: int = MANAGEMENT_PORT) -> str:
