@@ -110,6 +110,8 @@ def scenarios(sizes: dict[str, Any], args: argparse.Namespace) -> dict[str, Call
 
     def throughput(peer: str, ms: float) -> Callable[[], Any]:
         events = sizes["events_0ms" if ms == 0 else "events_50ms"]
+        if peer == "null_hub":  # about five times faster: a clock of similar length
+            events *= 3
         return lambda: peers.run(peer, latency_ms=ms, events=events, concurrency=c,
                                  prefetch=p)
 
