@@ -97,7 +97,9 @@ class Delivery:
 
 class ChannelWorker(Stage):
     MAX_RATE_WAIT = 1.0  # seconds a send may wait for the rate limit; longer: defer
-    BATCH_THREADS = 4  # batches in progress at once (each waits for its sends)
+    # Batches in progress at once: each waits for its slowest send, so a few small
+    # batches must not cap the sends in flight below ``concurrency``.
+    BATCH_THREADS = 16
 
     def __init__(
         self,
