@@ -30,11 +30,14 @@ def csrf_ok(session: MutableMapping[str, Any], given: Any) -> bool:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed sign-ins per key within ``window`` seconds; keys are
-    the user name and the client address, so neither one name from many addresses
-    nor many names from one address can guess on."""
+    """At most ``attempts`` failed sign-ins per user name (keys ``user:…``) within
+    ``window`` seconds, and ten times that per client address (``addr:…``): neither one
+    name from many addresses nor many names from one address can guess on, while a
+    reverse proxy (every user behind one address) does not lock the whole office out
+    after a few typos."""
 
     MAX_KEYS = 100_000
+    ADDRESS_FACTOR = 10
 
     def __init__(self, attempts: int = 5, window: float = 300.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -61,7 +64,8 @@ class LoginLimiter:
         with self._lock:
             for key in keys:
                 failures = self._recent(key, now)
-                if len(failures) >= self.attempts:
+                limit = self.attempts * (self.ADDRESS_FACTOR if key.startswith("addr:") else 1)
+                if len(failures) >= limit:
                     wait = max(wait, self.window - (now - failures[0]))
         return wait
 

@@ -105,6 +105,20 @@ def test_wrong_password_is_a_korean_message_and_the_limit_stops_guessing(app: An
     assert r.status_code == 429 and "초 뒤에 다시" in r.text
     actions = [e.action for e in app.state.studio.audit.recent()]
     assert actions.count("login_failed") == 5 and "login_limited" in actions
+    # Another user from the same address (a shared proxy) may still sign in
+    r = c.post("/login", data={"username": "lee", "password": PASSWORD, "csrf": token},
+               follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_many_names_from_one_address_are_stopped_too(app: Any) -> None:
+    c = client(app)
+    token = csrf_of(c.get("/login").text)
+    for i in range(50):
+        r = c.post("/login", data={"username": f"guess{i}", "password": "x", "csrf": token})
+        assert r.status_code == 401
+    r = c.post("/login", data={"username": "kim", "password": PASSWORD, "csrf": token})
+    assert r.status_code == 429
 
 
 def test_login_without_the_csrf_token_is_refused(app: Any) -> None:
