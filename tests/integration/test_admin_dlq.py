@@ -67,6 +67,12 @@ def parked(config: Config, url: str, events: list[dict[str, Any]], *,
     yield
 
 
+#: a second organisation, configured (an unconfigured one is parked as org_not_configured)
+CHILGOK = {"chilgok": {"name": "칠곡군", "callcenter": "054-979-6114",
+                       "internal_unit": "민원봉사과", "internal_phone": "054-979-6000",
+                       "url": "https://www.chilgok.go.kr", "sms_sender": "0549796114",
+                       "email_from": "minwon@chilgok.example.kr"}}
+
 PARKED_EVENTS = [
     case_event("flaky-gumi", phone="010-0000-1001"),  # transient once: attempts used up
     case_event("perm-sms", phone="010-0000-2000"),  # permanent
@@ -82,7 +88,7 @@ def lot(rabbit: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Confi
     host.create()
     try:
         config = make_config(tmp_path_factory.mktemp("lot"), host.url,
-                             retry={"max_attempts": 1})
+                             retry={"max_attempts": 1}, orgs=CHILGOK)
         with parked(config, host.url, PARKED_EVENTS):
             pass
         yield config
