@@ -45,6 +45,9 @@ _TWINS: list[_Twin] = [
      lambda m: {"e-mail subject": "메일 제목", "e-mail text": "메일 본문",
                 "SMS body": "문자 본문", "push body": "푸시 본문"}[m[1]]
      + "이 비어 있습니다"),
+    (re.compile(r"^statements nested too deeply"),
+     lambda m: "if/for 문이 너무 깊이 겹쳐 있습니다 (수백 단계). 겹치지 말고 차례로 "
+               "쓰세요"),
     (re.compile(r"^not UTF-8 text \(byte (\d+)\)"),
      lambda m: f"UTF-8 글자가 아닙니다 ({m[1]}번째 바이트). UTF-8로 저장하세요"),
     (re.compile(r"^no samples: add a CloudEvent JSON file under (.*)$"),

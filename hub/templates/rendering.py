@@ -111,6 +111,10 @@ def _compile(env: NoticeSandbox, source: str, path: str) -> Template:
     return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
+NESTED_TOO_DEEPLY = ("statements nested too deeply (if/for inside one another hundreds of "
+                     "levels); write them one after another")
+
+
 def compile_template(envs: Environments, path: str, data: bytes) -> CompiledTemplate:
     """Compile the file at ``path`` (relative, ``.../<channel>.j2``) from its bytes.
 
@@ -133,6 +137,8 @@ def compile_template(envs: Environments, path: str, data: bytes) -> CompiledTemp
         run_root = _has_top_level_statements(envs.plain, source, path)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"line {exc.lineno}: {exc.message}", path) from None
+    except RecursionError:  # Jinja's parser and code generator recurse per nesting level
+        raise TemplateError(NESTED_TOO_DEEPLY, path) from None
     blocks = frozenset(plain.blocks)
     missing = [b for b in REQUIRED_BLOCKS[channel] if b not in blocks]
     if missing:
@@ -148,7 +154,10 @@ def compile_template(envs: Environments, path: str, data: bytes) -> CompiledTemp
             f"{_describe_blocks(channel)}",
             path,
         )
-    html = _compile(envs.html, source, path) if "html" in blocks else None
+    try:
+        html = _compile(envs.html, source, path) if "html" in blocks else None
+    except RecursionError:
+        raise TemplateError(NESTED_TOO_DEEPLY, path) from None
     literal_unsafe: tuple[str, ...] = ()
     if channel == "sms":
         literal_unsafe = tuple(sizing.unsafe_chars(_COMMENT.sub("", source)))

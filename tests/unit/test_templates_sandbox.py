@@ -141,3 +141,23 @@ def test_a_filter_error_is_a_template_error() -> None:
 def test_a_missing_field_given_to_a_filter_is_named(filtered: str) -> None:
     with pytest.raises(TemplateError, match="no field 'due_at'"):
         render(f"{{{{ case.due_at|{filtered} }}}}")
+
+
+@pytest.mark.parametrize("opening, closing", [
+    ("{% if case %}", "{% endif %}"),
+    ("{% for x in case.items %}", "{% endfor %}"),
+    ("{{ (", ") }}"),
+])
+def test_a_template_nested_5000_deep_is_refused_not_a_crash(opening: str,
+                                                            closing: str) -> None:
+    # Given a template whose statements nest 5,000 levels deep
+    body = opening * 5000 + "x" + closing * 5000
+    # When it is compiled (at check, start-up, hot reload, or in the studio)
+    with pytest.raises(TemplateError) as caught:
+        compile_template(ENVS, "case.received/push.j2", push(body))
+    # Then it is refused with a reason an editor can act on, in Korean too
+    english = caught.value.reason
+    assert "nested too deeply" in english
+    from hub.templates.korean import in_korean
+
+    assert "너무 깊이" in in_korean(english).message
