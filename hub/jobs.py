@@ -86,6 +86,7 @@ class Job:
     data: Mapping[str, Any]
     rule: str = ""  # the rule's name, for traces
     quiet_hours: bool = True
+    required: bool = False  # the law requires this notice: a 수신거부 does not stop it
 
     def encode(self) -> bytes:
         r = self.recipient
@@ -104,6 +105,7 @@ class Job:
             "data": self.data,
             "rule": self.rule,
             "quiet_hours": self.quiet_hours,
+            "required": self.required,
         }
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 

@@ -5,7 +5,8 @@ or e-mail address, for one organisation or all (``"*"``). Only the keyed hash
 (:func:`hub.ledger.privacy.address_hash`, the one ``trace`` looks addresses up by) and
 a masked form are stored, never the address. :class:`hub.policy.Policy` asks
 :meth:`OptOuts.blocks` for every non-critical notice and skips it with reason
-``opted_out``; critical notices (as the rules mark them) still go.
+``opted_out``; notices the rules mark ``critical`` or ``required`` (those the law
+requires: 접수, 보완, 연장, 이송, 처리결과) still go.
 
 Workers keep the list in memory and re-read it every ``refresh`` seconds (a change is
 in force within seconds in every process), so a notice costs one HMAC and a set

@@ -5,7 +5,8 @@
 * **skip** (with a reason) when the recipient has no address for the channel, or the
   citizen did not list the channel in ``data.citizen.channels`` (the router already
   filters both; this is the safety net, and the reason lands in the ledger); and with
-  reason ``opted_out`` when the notice is not critical and its address is on the
+  reason ``opted_out`` when the notice is neither critical nor required by law
+  (``job.required``: 접수, 처리결과, …) and its address is on the
   수신거부 list for the organisation or for all (:mod:`hub.optouts`, kept in the
   ledger's database by keyed hash; critical notices still go);
 * **defer** until a time when the job has a ``not_before`` in the future (delayed
@@ -297,7 +298,7 @@ class Policy:
             listed = citizen.get("channels") if isinstance(citizen, Mapping) else None
         if isinstance(listed, list | tuple) and job.channel not in listed:
             return f"{recipient.role} did not list channel {job.channel}"
-        if (not job.critical and self.optouts is not None
+        if (not (job.critical or job.required) and self.optouts is not None
                 and self.optouts.blocks(recipient.address, job.org)):
             return OPTED_OUT
         return None

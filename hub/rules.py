@@ -34,6 +34,7 @@ class Rule:
     template: str
     critical: bool = False
     quiet_hours: bool = True
+    required: bool = False
     delay: float = 0.0
 
 
@@ -82,6 +83,7 @@ class Rules:
                         channel=channel,
                         template=rule.template,
                         critical=rule.critical,
+                        required=rule.required,
                         recipient=recipient,
                         event=envelope,
                         data=event.data,
@@ -130,6 +132,7 @@ def parse_rules(raw: Mapping[str, Any], *, source: str = "rules") -> Rules:
             "channels",
             "template",
             "critical",
+            "required",
             "quiet_hours",
             "delay",
             "name",
@@ -144,6 +147,7 @@ def parse_rules(raw: Mapping[str, Any], *, source: str = "rules") -> Rules:
                 channels=tuple(channels),
                 template=str(entry.get("template") or event),
                 critical=bool(entry.get("critical", False)),
+                required=bool(entry.get("required", False)),
                 quiet_hours=bool(entry.get("quiet_hours", True)),
                 delay=delay,
             )

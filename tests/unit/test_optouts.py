@@ -34,11 +34,12 @@ def ledger(tmp_path: Path) -> Any:
         yield led
 
 
-def job(*, critical: bool = False, org: str = "gumi", address: str = PHONE) -> Job:
+def job(*, critical: bool = False, org: str = "gumi", address: str = PHONE,
+        required: bool = False, quiet_hours: bool = False) -> Job:
     return Job(
         notification_id="n-1", event_id="e-1", event_type="survey.requested",
         case_id="2026-1", org=org, channel="sms", template="survey.requested",
-        critical=critical, quiet_hours=False,
+        critical=critical, quiet_hours=quiet_hours, required=required,
         recipient=Recipient("citizen", "citizen", "홍길동", address),
         event={"id": "e-1"}, data={"org": org, "citizen": {"phone": address}},
     )
@@ -96,3 +97,27 @@ def test_empty_addresses_are_refused(ledger: Any) -> None:
     with pytest.raises(ValueError):
         optouts.add("   ", "gumi", by="op")
     assert not optouts.blocks("", "gumi")
+
+
+def test_notices_the_law_requires_reach_an_opted_out_number_after_quiet_hours(
+        ledger: Any) -> None:
+    from datetime import UTC, datetime
+
+    from hub.rules import load_rules
+
+    # Given a number that opted out of gumi's notices
+    optouts = OptOuts(ledger.engine, ledger.hash_key)
+    optouts.add(PHONE, "gumi", by="op")
+    policy = Policy(Config(DEFAULTS), optouts=optouts)
+    noon, night = datetime(2026, 11, 24, 3, 0, tzinfo=UTC), datetime(2026, 11, 24, 14, 0,
+                                                                     tzinfo=UTC)
+    # Then a notice the law requires (처리결과) still goes, but not at 23:00 KST
+    assert policy.decide(job(required=True), noon) == Decision.send()
+    assert policy.decide(job(required=True, quiet_hours=True), night).action == "defer"
+    assert policy.decide(job(), noon) == Decision.skip(OPTED_OUT)
+    # and the shipped rules mark the notices the law requires, not the optional ones
+    rules = load_rules()
+    required = {r.event for rules_ in rules.by_event.values() for r in rules_ if r.required}
+    assert {"case.received", "case.answered", "case.extended", "case.transferred",
+            "case.supplement_requested"} <= required
+    assert not required & {"survey.requested", "case.progress"}
