@@ -135,9 +135,13 @@ def test_alert_has_severity_summary_and_runbook_section(rule: dict[str, Any]) ->
     path, _, anchor = runbook.partition("#")
     assert path == "docs/operations.md"
     assert anchor == rule["alert"].lower()
-    # the runbook has a heading named after the alert
-    headings = re.findall(r"^#{2,4}\s+(\S+)", RUNBOOK.read_text(encoding="utf-8"), re.M)
-    assert rule["alert"] in headings, f"docs/operations.md has no section {rule['alert']}"
+    # the runbook has a heading named after the alert, and the link's anchor is that
+    # heading's (GitHub's slug of the whole heading line)
+    headings = re.findall(r"^#{2,4}\s+(.+?)\s*$", RUNBOOK.read_text(encoding="utf-8"), re.M)
+    assert rule["alert"] in {h.split()[0] for h in headings}, \
+        f"docs/operations.md has no section {rule['alert']}"
+    slugs = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+    assert anchor in slugs, f"{runbook}: no heading of docs/operations.md has that anchor"
 
 
 def test_every_alert_is_tested_firing_and_silent() -> None:
