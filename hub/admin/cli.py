@@ -55,12 +55,18 @@ def _broker_url(config: Any) -> str | None:
 # -- status ----------------------------------------------------------------------------
 def cmd_status(config: Any, args: argparse.Namespace) -> int:
     """Queues (depth, consumers, rates), deliveries of the last hour, parking lots.
-    Exit 1 when the broker or the ledger could not be read (the rest is shown)."""
+    When the broker or the ledger could not be read, the rest is shown and one line on
+    stderr says what could not, with exit status 2 (a connection problem)."""
     from hub.admin.status import gather, render_json, render_text
 
     report = gather(config)
     print(render_json(report) if args.json else render_text(report))
-    return 0 if report.ok else 1
+    if report.ok:
+        return 0
+    problems = [f"broker unreachable ({report.broker_error})" if report.broker_error else "",
+                f"ledger unavailable ({report.ledger_error})" if report.ledger_error else ""]
+    print(f"minwon-hub: status: {'; '.join(p for p in problems if p)}", file=sys.stderr)
+    return 2
 
 
 # -- dlq -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 
 from hub.admin.rabbit import BrokerUnavailable, QueueStats, hub_queue_names, inspect_queues
 from hub.config import DEFAULT_AMQP_URL
+from hub.failures import one_line
 from hub.ledger import DEAD, FAILED, RETRYING, SENT, SKIPPED, Ledger, ledger_from_config
 from hub.topology import DEAD_QUEUE, REJECTED_QUEUE
 
@@ -109,7 +110,7 @@ def gather(config: Any, *, now: datetime | None = None, ledger: Ledger | None = 
                                        timeout=timeout)
         report.queue_source = report.queues[0].source if report.queues else None
     except BrokerUnavailable as exc:
-        report.broker_error = str(exc)
+        report.broker_error = one_line(exc)
     owned = ledger is None
     try:
         if ledger is None:
@@ -117,7 +118,7 @@ def gather(config: Any, *, now: datetime | None = None, ledger: Ledger | None = 
         report.channels = channel_counts(ledger.counts_since(report.since),
                                          list(config["channels"].keys()))
     except Exception as exc:  # a status screen shows what it can
-        report.ledger_error = f"{type(exc).__name__}: {exc}"
+        report.ledger_error = f"{type(exc).__name__}: {one_line(exc)}"
     finally:
         if owned and ledger is not None:
             ledger.close()

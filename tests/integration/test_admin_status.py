@@ -100,7 +100,9 @@ def test_status_reports_an_unreachable_broker_and_still_shows_the_ledger(
     ledger_from_config(config).close()
     # When status is asked
     code, text = status(config, capsys)
-    # Then it says the broker is unreachable, shows the ledger part, and exits 1
-    assert code == 1
+    # Then it says the broker is unreachable, shows the ledger part, and exits 2
+    # (a connection problem; stderr has the one line)
+    assert code == 2
+    assert "minwon-hub: status: broker unreachable" in text
     assert "broker unreachable" in text
     assert "deliveries in the last hour" in text and "sms" in text

@@ -41,10 +41,9 @@ COMMANDS: dict[str, list[str]] = {
     "dlq replay": ["dlq", "replay"],
     "dlq purge": ["dlq", "purge"],
 }
-#: Commands that need the broker or the ledger database to do anything.
-#: (`status` is left out: it reports what it could read, with "unreachable" for the rest,
-#: and exits 1.)
-NEEDS_A_SERVER = {"run", "router", "worker", "publish", "trace", "ledger purge",
+#: Commands that need the broker or the ledger database to do anything (`status` shows
+#: what it could read on stdout, and says what it could not in the one line).
+NEEDS_A_SERVER = {"run", "router", "worker", "publish", "trace", "ledger purge", "status",
                   "templates import", "studio user add", "studio user list",
                   "dlq list", "dlq show", "dlq replay", "dlq purge"}
 
