@@ -51,6 +51,7 @@ from hub.consumer import ConsumingLoop, Settlement, Stage
 from hub.jobs import ATTEMPT, DEFERRED_FLAG, NOT_BEFORE, Job, header_time
 from hub.ledger import Claim, ClaimState, Ledger, Write
 from hub.ledger.guard import LedgerGuard, LedgerUnavailable
+from hub.masking import mask_known
 from hub.outcomes import DEAD, DEFERRED, DUPLICATE, RETRIED, SENT, SKIPPED, Outcome, Recorder
 from hub.policy import Decision
 from hub.retry import RetryPolicy
@@ -426,22 +427,25 @@ class ChannelWorker(Stage):
 
     def _unexpected(self, d: Delivery, exc: BaseException) -> Outcome:
         log.error("unexpected error processing %s: %s: %s", d.job.notification_id,
-                  type(exc).__name__, exc, exc_info=exc)
+                  type(exc).__name__, mask_known(str(exc), d.job.data), exc_info=exc)
         return self._failed(d, TransientError(
             f"unexpected error: {type(exc).__name__}: {exc}", provider="hub", code="INTERNAL"))
 
     def _failed(self, d: Delivery, exc: SendError) -> Outcome:
         provider = exc.provider or None
         attempt = d.attempt
+        # A provider's answer may quote the number, the address or the name it refused:
+        # masked before it reaches the ledger, the headers, the status event or a log.
+        reason = mask_known(exc.reason, d.job.data)
         if isinstance(exc, CredentialsError):
-            return self._dead(d, "credentials", exc.reason, provider)
+            return self._dead(d, "credentials", reason, provider)
         if isinstance(exc, PermanentError):
-            return self._dead(d, "permanent", exc.reason, provider)
+            return self._dead(d, "permanent", reason, provider)
         if self.retry.exhausted(attempt):
             return self._dead(d, "attempts_exhausted",
-                              f"attempts used up ({attempt}): {exc.reason}", provider)
+                              f"attempts used up ({attempt}): {reason}", provider)
         tier = self.retry.tier_for_attempt(attempt)
-        return Outcome(RETRIED, attempt, reason=exc.reason, provider=provider,
+        return Outcome(RETRIED, attempt, reason=reason, provider=provider,
                        template_version=d.version, tier=tier.name,
                        retry_at=self.clock() + timedelta(seconds=tier.seconds))
 

@@ -23,6 +23,7 @@ from channels.base import (
     Message,
     PermanentError,
     Receipt,
+    SendError,
     TransientError,
 )
 from hub.config import DEFAULTS, Config, deep_merge
@@ -956,3 +957,26 @@ def test_a_worker_takes_work_again_after_its_loop_reconnects(
     finally:
         worker.begin_stop()
         worker.stop()
+
+
+@pytest.mark.parametrize("error", [PermanentError, TransientError])
+def test_a_provider_answer_quoting_the_recipient_is_masked_everywhere(
+    store: TemplateStore, ledger: Ledger, clock: Clock, error: type[SendError]
+) -> None:
+    # Given a provider whose refusal quotes the number, the e-mail and the name
+    sender = FakeSender(error("refused 010-1234-5678 (홍길동, hong@example.kr)",
+                              provider="fake", code="E1"))
+    worker = make_worker(store, ledger, clock, sender)
+    job = make_job()
+    # When the job fails
+    settlement = worker.process(job, {ATTEMPT: 1}, 1, 1)
+    # Then no header, status event or ledger entry carries the raw values
+    places = [json.dumps(p.headers, ensure_ascii=False) for p in settlement.publishes]
+    places += [json.dumps(e["data"], ensure_ascii=False) for e in status_events(settlement)]
+    notice = ledger.notice(job.notification_id)
+    assert notice is not None and notice.history
+    places += [entry.reason or "" for entry in notice.history]
+    joined = "\n".join(places)
+    assert joined.count("refused") >= 2  # the status event and the ledger (and headers)
+    for raw in ("010-1234-5678", "홍길동", "hong@example.kr"):
+        assert raw not in joined, raw
