@@ -36,6 +36,12 @@ def _env(vhost: VHost, tmp_path: Path) -> dict[str, str]:
         "MINWON__LEDGER__SWEEP_AFTER": "3",
         "MINWON__RETRY__TIERS": '["1s", "5s"]',
         "MINWON__LOGGING__LEVEL": "WARNING",
+        # the organisation the events name (nothing stands in for an unconfigured one)
+        "MINWON__ORGS__GUMI__NAME": "구미시",
+        "MINWON__ORGS__GUMI__CALLCENTER": "054-480-2114",
+        "MINWON__ORGS__GUMI__INTERNAL_UNIT": "민원여권과",
+        "MINWON__ORGS__GUMI__INTERNAL_PHONE": "054-480-6000",
+        "MINWON__ORGS__GUMI__SMS_SENDER": "0544802114",
     })
     return env
 
