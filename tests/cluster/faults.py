@@ -1,7 +1,7 @@
 """Faults of a multi-node deployment while events flow, counted as the fault suite counts.
 
 The shape production runs when one machine is not enough: a three-node RabbitMQ cluster
-(:mod:`tests.cluster.nodes`), PostgreSQL as the ledger (:mod:`tests.cluster.postgres`),
+(:mod:`tests.cluster.nodes`), PostgreSQL as the ledger (:mod:`tests.private_postgres`),
 one router and **two** worker processes per channel, every process given the list of
 all three node URLs. Each fault gets a fresh vhost and a fresh ledger database on the
 same cluster, which must be whole again before the next fault starts.
@@ -40,7 +40,7 @@ from typing import Any
 from channels.latency import read_records
 from hub.producer import PikaProducer, open_producer
 from tests.cluster.nodes import USER, Cluster, Node
-from tests.cluster.postgres import PrivatePostgres
+from tests.private_postgres import PrivatePostgres
 from tests.reliability.faults import CHANNELS, ORG_TOML, TIERS, Bed, FaultReport, good_event
 
 FAULTS: tuple[str, ...] = ("leader_stop", "node_kill", "partition", "worker_kill", "postgres")

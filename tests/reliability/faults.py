@@ -64,6 +64,7 @@ from hub.producer import PikaProducer
 from hub.topology import Topology
 from hub.transport import connect
 from tests.conftest import AMQP_ROOT, VHost, rabbitmqctl
+from tests.private_postgres import PrivatePostgres
 
 FAULTS: tuple[str, ...] = ("kill", "connections", "broker", "provider", "poison", "duplicates",
                            "runaway", "ledger")
@@ -725,62 +726,14 @@ def fault_runaway(s: Settings) -> FaultReport:
     return report
 
 
-class PrivatePostgres:
-    """A PostgreSQL server of the run's own (``initdb`` + ``pg_ctl`` in a temporary
-    directory, on a free port), so that stopping it touches nobody else's database.
-    Run as the ``postgres`` user when we are root (PostgreSQL refuses root)."""
-
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="minwon-fault-pg-"))
-        self.data = self.root / "data"
-        self.port = procs.free_port()
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, *args: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
-
-    def init(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        self._run(_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync")
-
-    def start(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-                   "-c fsync=off -c max_connections=200")
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-o", options,
-                  "-l", str(self.root / "postgres.log"), "-w", "-t", "60", "start")
-
-    def stop(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60",
-                  "stop")
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _pg_bin(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-    if not candidates:
-        raise FileNotFoundError(f"{name} not found (install PostgreSQL's server binaries)")
-    return str(candidates[-1])
-
-
 def fault_ledger(s: Settings) -> FaultReport:
     """The ledger's database (a private PostgreSQL) stops for ``outage`` seconds while
     events flow, then comes back: notices wait and retry, none lost or sent twice."""
     started = time.monotonic()
     pg = PrivatePostgres()
     try:
-        pg.init()
         pg.start()
-        with bed("ledger", ledger_url=pg.url) as b:
+        with bed("ledger", ledger_url=pg.url()) as b:
             items = _good(b, s.events)
             third = len(items) // 3
             b.publish_paced(items[:third], s.rate)

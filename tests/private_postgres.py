@@ -1,5 +1,7 @@
-"""A PostgreSQL server of the harness's own (``initdb`` + ``pg_ctl`` on a free port), so a
-fault may restart it without touching the machine's shared PostgreSQL."""
+"""A PostgreSQL server of a test's own (``initdb`` + ``pg_ctl`` in a temporary folder, on a
+free port), so a fault may stop or restart it without touching the machine's shared
+PostgreSQL. Used by the fault suite (the ledger's database stopped) and the cluster
+suite (PostgreSQL restarted)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ class PrivatePostgres:
             raise RuntimeError(f"{args[0]} failed: {(out.stderr or out.stdout).strip()[-600:]}")
 
     def start(self) -> None:
+        """Start it (made with ``initdb`` the first time); again after :meth:`stop`."""
         if self._user:
             entry = pwd.getpwnam(self._user)
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
@@ -64,19 +67,20 @@ class PrivatePostgres:
         self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-m",
                   "fast", "-w", "restart")
 
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """Stop it (``fast``: sessions are ended; ``immediate``: as a crash would)."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
     def create_database(self, name: str) -> None:
         self._run(_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
                   name)
 
-    def url(self, database: str) -> str:
+    def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def close(self) -> None:
-        self.stop()
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> PrivatePostgres:
