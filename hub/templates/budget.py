@@ -15,7 +15,8 @@ value a step produces is checked after (strings, lists and integers have a size
 limit), so growth stops at the limit however it was built.
 
 Time is the CPU time of the rendering thread (:func:`time.thread_time`): a notice
-is not blamed for the GIL waits of a busy process. The wall clock has a ceiling too.
+is not blamed for the GIL waits of a busy process. The wall clock has a ceiling too
+(10 s: only a safety net; a legitimate notice on a starved machine must not reach it).
 
 The budget of the render in progress lives in a thread-local (a send thread renders
 one notice at a time). Outside a render (Jinja folds constant expressions while
@@ -39,7 +40,10 @@ _SMALL = 1024
 @dataclass(frozen=True, slots=True)
 class Limits:
     cpu_seconds: float = 0.2  # CPU time of the rendering thread
-    wall_seconds: float = 1.0  # wall clock, whatever the thread waits for
+    # wall clock, whatever the thread waits for: a ceiling only (the CPU time and the
+    # step and size limits stop a runaway); generous, so that a notice rendered in a
+    # process starved of CPU (a busy node, 20 runnable threads) is never parked for it
+    wall_seconds: float = 10.0
     iterations: int = 10_000  # loop steps of all loops together (range, for, business days)
     output_chars: int = 256_000  # characters output or captured, all blocks together
     value_chars: int = 100_000  # length of any one string, list or mapping a step builds
