@@ -128,6 +128,10 @@ def run(layout: str, cluster: Cluster | None, *, events: int, latency_ms: float,
     }
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -155,10 +159,11 @@ def main(argv: list[str] | None = None) -> int:
                                "repeat": args.repeat, "machine": procs.machine_info()}
     for layout, results in runs.items():
         median, spread = median_spread([r["per_s"] for r in results])
-        summary[f"{layout}_per_s"], summary[f"{layout}_per_s_spread"] = median, spread
+        summary[f"{layout}_per_s"] = _round(median, 1)
+        summary[f"{layout}_per_s_spread"] = _round(spread, 1)
         for part in ("hub", "rabbitmq", "postgresql", "total"):
             m, _ = median_spread([r["cpu_ms_per_notice"][part] for r in results])
-            summary[f"{layout}_cpu_ms_per_notice_{part}"] = m
+            summary[f"{layout}_cpu_ms_per_notice_{part}"] = _round(m, 3)
     single, clustered = summary["single_per_s"], summary["cluster_per_s"]
     summary["ratio_cluster_vs_single"] = round(clustered / single, 3) \
         if single and clustered else None
