@@ -157,6 +157,16 @@ def parse_rate(value: Any) -> tuple[float, float]:
     return rate, burst if burst is not None else max(1.0, rate)
 
 
+def limit_for(limits: Mapping[str, tuple[float, float]], org: str,
+              channel: str) -> tuple[float, float] | None:
+    """The (rate, burst) of ``org.channel``: its own entry, else ``org.*``, ``*.channel``,
+    ``*``; None when none applies."""
+    for key in (f"{org}.{channel}", f"{org}.*", f"*.{channel}", "*"):
+        if key in limits:
+            return limits[key]
+    return None
+
+
 class TokenBucket:
     """``rate`` tokens a second, holding at most ``burst``. Callers *reserve* tokens:
     the balance may go negative, so concurrent callers get staggered waits."""
@@ -206,10 +216,7 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def limit_for(self, org: str, channel: str) -> tuple[float, float] | None:
-        for key in (f"{org}.{channel}", f"{org}.*", f"*.{channel}", "*"):
-            if key in self.limits:
-                return self.limits[key]
-        return None
+        return limit_for(self.limits, org, channel)
 
     def acquire(self, org: str, channel: str, max_wait: float | None = None) -> float:
         """Take a token; returns the seconds to wait before sending (0 = go now).

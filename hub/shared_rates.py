@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hub import metrics
-from hub.policy import parse_rate
+from hub.policy import limit_for, parse_rate
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,7 @@ class SharedRateLimiter:
         self._last_warning = 0.0
 
     def limit_for(self, org: str, channel: str) -> tuple[float, float] | None:
-        for key in (f"{org}.{channel}", f"{org}.*", f"*.{channel}", "*"):
-            if key in self.limits:
-                return self.limits[key]
-        return None
+        return limit_for(self.limits, org, channel)
 
     def acquire(self, org: str, channel: str, max_wait: float | None = None) -> float:
         limit = self.limit_for(org, channel)

@@ -6,13 +6,13 @@ per fault and the figures in JSON. Needs root for the network namespaces of the 
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
 from pathlib import Path
 
 from tests.cluster.faults import FAULTS, FaultReport, Settings, Suite
+from tests.reliability.faults import summarize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,21 +42,7 @@ def main(argv: list[str] | None = None) -> int:
             report = suite.run(fault)
             reports.append(report)
             print(f"   {report.line()}  ({report.seconds:.0f} s)", file=sys.stderr, flush=True)
-    print(f"{FaultReport.header()}  recovery")
-    print("-" * 110)
-    for report in reports:
-        recovery = "-" if report.recovery is None else f"{report.recovery:.1f} s"
-        print(f"{report.line()}  {recovery}")
-        for note in report.notes:
-            print(f"{'':<12} note: {note}")
-    bad = [r.fault for r in reports if r.lost or r.sent_twice]
-    print(f"\n{len(reports)} faults in {time.monotonic() - started:.0f} s; "
-          + ("nothing lost, nothing sent twice" if not bad else f"FAILED: {', '.join(bad)}"))
-    if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in reports], indent=2,
-                                        ensure_ascii=False) + "\n", "utf-8")
-    return 1 if bad else 0
-
+    return summarize(reports, time.monotonic() - started, recovery=True, json_path=args.json)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -9,13 +9,12 @@ for the run); do not run it while others use the same broker.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from tests.reliability.faults import FAULTS, FaultReport, Settings, run
+from tests.reliability.faults import FAULTS, FaultReport, Settings, run, summarize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,20 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(fault, settings)
         reports.append(report)
         print(f"   {report.line()}  ({report.seconds:.0f} s)", file=sys.stderr, flush=True)
-    print(FaultReport.header())
-    print("-" * 100)
-    for report in reports:
-        print(report.line())
-        for note in report.notes:
-            print(f"{'':<12} note: {note}")
-    bad = [r.fault for r in reports if r.lost or r.sent_twice]
-    print(f"\n{len(reports)} faults in {time.monotonic() - started:.0f} s; "
-          + ("nothing lost, nothing sent twice" if not bad else f"FAILED: {', '.join(bad)}"))
-    if args.json:
-        args.json.write_text(json.dumps([r.as_dict() for r in reports], indent=2,
-                                        ensure_ascii=False) + "\n", "utf-8")
-    return 1 if bad else 0
-
+    return summarize(reports, time.monotonic() - started, json_path=args.json)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -218,6 +218,28 @@ class FaultReport:
                 "notes": self.notes}
 
 
+def summarize(reports: list[FaultReport], seconds: float, *, recovery: bool = False,
+              json_path: Path | None = None) -> int:
+    """Print the table of a suite run (and write it as JSON); 1 when any fault lost or
+    sent a notice twice, else 0."""
+    print(FaultReport.header() + ("  recovery" if recovery else ""))
+    print("-" * (110 if recovery else 100))
+    for report in reports:
+        tail = ""
+        if recovery:
+            tail = "  -" if report.recovery is None else f"  {report.recovery:.1f} s"
+        print(report.line() + tail)
+        for note in report.notes:
+            print(f"{'':<12} note: {note}")
+    bad = [r.fault for r in reports if r.lost or r.sent_twice]
+    print(f"\n{len(reports)} faults in {seconds:.0f} s; "
+          + ("nothing lost, nothing sent twice" if not bad else f"FAILED: {', '.join(bad)}"))
+    if json_path is not None:
+        json_path.write_text(json.dumps([r.as_dict() for r in reports], indent=2,
+                                        ensure_ascii=False) + "\n", "utf-8")
+    return 1 if bad else 0
+
+
 # -- the test bed -----------------------------------------------------------------------
 class Bed:
     """One fault's hub: vhost, configuration, processes, publisher, record."""
