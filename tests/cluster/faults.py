@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,28 +177,6 @@ def _good(b: Bed, n: int) -> list[dict[str, Any] | bytes]:
     return [good_event(b.run_id, i) for i in range(n)]
 
 
-def _in_thread(action: Callable[[], None]) -> threading.Thread:
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            action()
-        except BaseException as exc:  # re-raised by the caller after join
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.failure = failure  # type: ignore[attr-defined]
-    thread.start()
-    return thread
-
-
-def _join(thread: threading.Thread, timeout: float) -> None:
-    thread.join(timeout)
-    failure = getattr(thread, "failure", [])
-    if failure:
-        raise failure[0]
-
-
 class Suite:
     """One cluster and one PostgreSQL for every fault of a run."""
 
@@ -262,10 +241,10 @@ class Suite:
         third = len(items) // 3
         b.publish_paced(items[:third], s.rate)
         fault_at = time.monotonic()
-        notes: list[str] = []
-        thread = _in_thread(lambda: notes.extend(strike()))
-        b.publish_paced(items[third:], s.rate)
-        _join(thread, 600)
+        with ThreadPoolExecutor(1, thread_name_prefix=f"strike-{b.fault}") as pool:
+            struck = pool.submit(strike)  # its exception is raised by result()
+            b.publish_paced(items[third:], s.rate)
+            notes = struck.result(timeout=600)
         return notes, fault_at
 
     def fault_leader_stop(self, b: ClusterBed) -> tuple[list[str], float]:
