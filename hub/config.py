@@ -144,7 +144,24 @@ def _check_ledger_url(value: Any) -> Any:
     return value
 
 
+def _check_rate_store(value: Any) -> Any:
+    """Empty, or a Redis URL redis-py will take (checked here, not when a worker starts)."""
+    from urllib.parse import urlsplit
+
+    if isinstance(value, str) and value:
+        parts = urlsplit(value)
+        if not value.startswith(("redis://", "rediss://", "unix://")) \
+                or not (parts.netloc if parts.scheme != "unix" else parts.path):
+            raise ValueError("not a Redis URL (use redis://host:6379/0, rediss:// or unix://)")
+        try:
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError:
+            raise ValueError("the port of the Redis URL is not a number") from None
+    return value
+
+
 LedgerUrl = Annotated[str, AfterValidator(_check_ledger_url)]
+RateStoreUrl = Annotated[str, AfterValidator(_check_rate_store)]
 Rate = Annotated[int | float | str | dict[str, int | float | str], AfterValidator(_check_rate)]
 Duration = Annotated[str | int | float, AfterValidator(_check_duration)]
 QuietHoursText = Annotated[str, AfterValidator(_check_quiet_hours)]
@@ -269,7 +286,7 @@ class PolicySection(Section):
         {}, description='per org and channel, e.g. "gumi.sms" = 50, "*.email" = "3000/m"')
     max_rate_wait: float = Field(1.0, ge=0, description="seconds a send may wait for "
                                  "its rate limit before it is deferred")
-    rate_store: str = Field("", description='"redis://host:6379/0": rate limits shared by '
+    rate_store: RateStoreUrl = Field("", description='"redis://host:6379/0": rate limits shared by '
                             "every replica (hub.shared_rates); empty: each process keeps "
                             "its own buckets (one replica per channel)")
 

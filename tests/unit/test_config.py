@@ -508,3 +508,23 @@ def test_relative_folders_in_the_file_are_relative_to_the_file(
     # and without a file the shipped templates are used
     assert Path(load_config(environ={})["templates"]["dir"]).joinpath(
         "case.received", "sms.j2").is_file()
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("redis:/nohost", "not a Redis URL"),
+    ("http://cache:6379/0", "not a Redis URL"),
+    ("redis://cache:63 79/0", "port of the Redis URL is not a number"),
+    ("unix://", "not a Redis URL"),
+])
+def test_a_rate_store_typo_is_refused_at_load_naming_the_key(url: str, why: str) -> None:
+    # Given a shared rate-limit store URL with a typo / Then loading names key and origin
+    with pytest.raises(ConfigError) as caught:
+        load_config(environ={"MINWON__POLICY__RATE_STORE": f'"{url}"'})
+    assert "policy.rate_store" in str(caught.value)
+    assert "MINWON__POLICY__RATE_STORE" in str(caught.value) and why in str(caught.value)
+
+
+def test_a_rate_store_url_redis_takes_is_accepted() -> None:
+    for url in ("", "redis://127.0.0.1:6379/0", "rediss://cache:6380/1", "unix:///run/r.sock"):
+        config = load_config(environ={"MINWON__POLICY__RATE_STORE": f'"{url}"'})
+        assert config.get("policy", "rate_store") == url
